@@ -1,0 +1,31 @@
+"""REST glue shared by every app: pagination and the error mapping."""
+
+from typing import Any
+
+from rest_framework import pagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.errors import ServiceError
+
+
+class Pagination(pagination.PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus domain errors mapped to their HTTP status.
+
+    Domain errors answer in DRF's usual shape (`{"detail": ...}`, field errors as
+    `{"field": ["..."]}`) with the protocol code alongside.
+    """
+    if isinstance(exc, ServiceError):
+        if exc.fields:
+            body: dict[str, Any] = {name: [str(problem)] for name, problem in exc.fields.items()}
+        else:
+            body = {"detail": exc.message}
+        body["code"] = exc.code
+        return Response(body, status=exc.http_status)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,22 @@
+"""ASGI entry point: HTTP goes to Django, WebSocket /ws/ to the realtime consumer."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Django must be set up before anything imports models.
+django_http = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from realtime.consumer import RealtimeConsumer  # noqa: E402
+from realtime.middleware import realtime_middleware  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_http,
+        "websocket": realtime_middleware(URLRouter([path("ws/", RealtimeConsumer())])),
+    }
+)

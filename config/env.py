@@ -1,0 +1,110 @@
+"""Typed readers for environment variables.
+
+Every reader raises ImproperlyConfigured naming the variable when its value is
+malformed, so a typo stops start-up with a message that says where to look.
+"""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
+class Env:
+    """Reads variables from a mapping (os.environ by default)."""
+
+    def __init__(self, source: Mapping[str, str] | None = None) -> None:
+        self.source = os.environ if source is None else source
+
+    def raw(self, name: str) -> str | None:
+        value = self.source.get(name)
+        # An empty variable means "not set": `FOO= cmd` is a common way to unset.
+        return value.strip() if value and value.strip() else None
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.raw(name)
+        return default if value is None else value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() in TRUE_WORDS:
+            return True
+        if value.lower() in FALSE_WORDS:
+            return False
+        raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no, on/off), got {value!r}.")
+
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}.") from None
+        if number < minimum:
+            raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}.")
+        return number
+
+    def items(self, name: str, default: list[str]) -> list[str]:
+        value = self.raw(name)
+        if value is None:
+            return list(default)
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    def origins(self, name: str, default: list[str]) -> list[str]:
+        """A comma-separated list of full origins: scheme://host[:port], nothing else."""
+        origins = []
+        for item in self.items(name, default):
+            parts = urlsplit(item)
+            if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"}:
+                raise ImproperlyConfigured(
+                    f"{name} must list full origins like https://example.com:8443, got {item!r}."
+                )
+            try:
+                port = parts.port
+            except ValueError:
+                raise ImproperlyConfigured(f"{name} has an invalid port in {item!r}.") from None
+            default_port = 443 if parts.scheme == "https" else 80
+            origins.append(f"{parts.scheme}://{parts.hostname}:{port or default_port}")
+        return origins
+
+    def rate(self, name: str, default: str) -> tuple[int, float]:
+        """A token bucket written as "burst/refill per second", e.g. "20/10"."""
+        value = self.text(name, default) or default
+        burst, sep, refill = value.partition("/")
+        try:
+            parsed = (int(burst), float(refill))
+        except ValueError:
+            parsed = (0, 0.0)
+        if not sep or parsed[0] < 1 or parsed[1] <= 0:
+            raise ImproperlyConfigured(f"{name} must look like 20/10 (burst / refill per second), got {value!r}.")
+        return parsed
+
+    def database(self, name: str, default: dict[str, Any]) -> dict[str, Any]:
+        value = self.raw(name)
+        if value is None:
+            return default
+        scheme = urlsplit(value).scheme
+        if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+            raise ImproperlyConfigured(f"{name} must be a postgres:// or sqlite:// URL, got scheme {scheme!r}.")
+        try:
+            return environ.Env.db_url_config(value)
+        except Exception as error:
+            raise ImproperlyConfigured(f"{name} is not a valid database URL: {error}") from None
+
+    def redis_url(self, name: str) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"redis", "rediss", "unix"} or not (parts.hostname or parts.path):
+            raise ImproperlyConfigured(f"{name} must be a redis:// URL, got {value!r}.")
+        return value
