@@ -1,11 +1,13 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+DISPLAY_NAME_MAX_LENGTH = 100
+
 
 class User(AbstractUser):
     """Django's user with a name to show to others."""
 
-    display_name = models.CharField(max_length=100, blank=True)
+    display_name = models.CharField(max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
 
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -1,8 +1,15 @@
 """Reads about users and their follows, shared by REST, pages and other apps."""
 
-from django.db.models import Exists, OuterRef, QuerySet
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Follow, User
+
+
+def user_public(user: User) -> dict[str, Any]:
+    """The public user object `U` of the protocol: id, username, display_name (never email)."""
+    return {"id": user.pk, "username": user.username, "display_name": user.display_name}
 
 
 def are_friends(a: User | int, b: User | int) -> bool:
@@ -11,9 +18,10 @@ def are_friends(a: User | int, b: User | int) -> bool:
     b_id = b if isinstance(b, int) else b.pk
     if a_id == b_id:
         return False
-    return Follow.objects.filter(follower_id=a_id, followee_id=b_id).exists() and Follow.objects.filter(
-        follower_id=b_id, followee_id=a_id
-    ).exists()
+    return (
+        Follow.objects.filter(follower_id=a_id, followee_id=b_id).exists()
+        and Follow.objects.filter(follower_id=b_id, followee_id=a_id).exists()
+    )
 
 
 def friends_of(user: User | int) -> QuerySet[User]:
@@ -38,19 +46,41 @@ def following_of(user: User) -> QuerySet[User]:
     return User.objects.filter(follower_set__follower=user, is_active=True).order_by("username")
 
 
-def user_list(*, viewer: User, search: str | None = None) -> QuerySet[User]:
-    """Active users, optionally those whose username or display name starts with `search`.
-
-    Annotated with whether the viewer follows them and they follow the viewer.
-    """
-    qs = User.objects.filter(is_active=True)
-    if search:
-        qs = qs.filter(username__istartswith=search) | qs.filter(display_name__istartswith=search)
+def _with_relationship(qs: QuerySet[User], *, viewer: User) -> QuerySet[User]:
+    # One query for the page: the three flags are subqueries, not a query per row.
     return qs.annotate(
         is_followed=Exists(Follow.objects.filter(follower=viewer, followee=OuterRef("pk"))),
         follows_you=Exists(Follow.objects.filter(follower=OuterRef("pk"), followee=viewer)),
-    ).order_by("username")
+    ).annotate(is_friend=Q(is_followed=True) & Q(follows_you=True))
+
+
+def user_list(*, viewer: User, search: str | None = None) -> QuerySet[User]:
+    """Active users, optionally those whose username or display name starts with `search`.
+
+    Annotated with `is_followed` (the viewer follows them), `follows_you` and
+    `is_friend` (both), ordered by username.
+    """
+    qs = User.objects.filter(is_active=True)
+    if search:
+        qs = qs.filter(Q(username__istartswith=search) | Q(display_name__istartswith=search))
+    return _with_relationship(qs, viewer=viewer).order_by("username")
 
 
 def user_get(*, viewer: User, user_id: int) -> User | None:
+    """One active user annotated like `user_list`, or None when there is no such active user."""
     return user_list(viewer=viewer).filter(pk=user_id).first()
+
+
+def user_list_friends(*, viewer: User) -> QuerySet[User]:
+    """The viewer's friends (mutual follows), annotated like `user_list`."""
+    return _with_relationship(friends_of(viewer), viewer=viewer)
+
+
+def user_list_followers(*, viewer: User) -> QuerySet[User]:
+    """Active users following the viewer, annotated like `user_list`."""
+    return _with_relationship(followers_of(viewer), viewer=viewer)
+
+
+def user_list_following(*, viewer: User) -> QuerySet[User]:
+    """Active users the viewer follows, annotated like `user_list`."""
+    return _with_relationship(following_of(viewer), viewer=viewer)

@@ -3,9 +3,10 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import signals
-from accounts.models import Follow, User
+from accounts.models import DISPLAY_NAME_MAX_LENGTH, Follow, User
 from config.errors import Conflict, Invalid, NotFound
 
 
@@ -80,7 +81,22 @@ def _announce_unfollow(follower: User, followee: User, was_mutual: bool) -> None
         signals.friendship_ended.send(sender=Follow, user=follower, friend=followee)
 
 
-def user_update_profile(*, user: User, display_name: str) -> User:
-    user.display_name = display_name.strip()[:100]
-    user.save(update_fields=["display_name"])
+def user_update_profile(*, user: User, display_name: str | None = None) -> User:
+    """Changes the user's own profile fields that were given (only `display_name` for now).
+
+    Raises Invalid when the display name is longer than 100 characters.
+    """
+    if display_name is not None:
+        display_name = display_name.strip()
+        if len(display_name) > DISPLAY_NAME_MAX_LENGTH:
+            message = f"At most {DISPLAY_NAME_MAX_LENGTH} characters."
+            raise Invalid(fields={"display_name": message})
+        user.display_name = display_name
+        user.save(update_fields=["display_name"])
     return user
+
+
+def token_pair_create(*, user: User) -> dict[str, str]:
+    """A fresh SimpleJWT access and refresh token for `user`; the refresh token is recorded for blacklisting."""
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}

@@ -1,1 +1,17 @@
-urlpatterns: list = []
+from django.urls import path
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from accounts.api import views
+
+urlpatterns = [
+    path("auth/register/", views.RegisterApi.as_view(), name="api-register"),
+    path("auth/token/", TokenObtainPairView.as_view(), name="api-token"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("users/", views.UserListApi.as_view(), name="api-user-list"),
+    path("users/me/", views.UserMeApi.as_view(), name="api-user-me"),
+    path("users/me/friends/", views.UserFriendListApi.as_view(), name="api-user-friends"),
+    path("users/me/followers/", views.UserFollowerListApi.as_view(), name="api-user-followers"),
+    path("users/me/following/", views.UserFollowingListApi.as_view(), name="api-user-following"),
+    path("users/<int:user_id>/", views.UserDetailApi.as_view(), name="api-user-detail"),
+    path("users/<int:user_id>/follow/", views.UserFollowApi.as_view(), name="api-user-follow"),
+]
