@@ -58,3 +58,21 @@ class Conflict(ServiceError):
     code = "conflict"
     http_status = 409
     default_message = "That conflicts with the current state."
+
+
+class NotJoined(ServiceError):
+    code = "not_joined"
+    http_status = 409
+    default_message = "Join the topic first."
+
+
+class TooManyTopics(ServiceError):
+    code = "too_many_topics"
+    http_status = 429
+    default_message = "Too many topics joined."
+
+
+class RateLimited(ServiceError):
+    code = "rate_limited"
+    http_status = 429
+    default_message = "Too many requests; slow down."

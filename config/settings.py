@@ -5,6 +5,7 @@ layer with DEBUG on, bound to 127.0.0.1 (the embedded default). DATABASE_URL and
 REDIS_URL switch to PostgreSQL and Redis; README.md lists every variable.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,7 +92,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = BASE_DIR / "test-db.sqlite3"
+    # A file (not :memory:) so server processes started by tests can share it; one per test run.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = BASE_DIR / f"test-db-{os.getpid()}.sqlite3"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.redis_url("REDIS_URL")

@@ -1,0 +1,41 @@
+"""Who a connection is: a JWT (auth frame or ?token=), the session cookie, or nobody."""
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from django.contrib.auth import get_user, get_user_model
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from config.errors import Unauthorized
+
+
+@dataclass(slots=True)
+class Identity:
+    user: Any  # accounts.User or None for anonymous
+    expires_at: float | None = None  # UNIX time the token expires; None for sessions
+
+
+def identity_from_token(token: Any) -> Identity:
+    """The active user a SimpleJWT access token names; Unauthorized when invalid or expired."""
+    if not isinstance(token, str) or not token or len(token) > 4096:
+        raise Unauthorized("A valid access token is required.")
+    try:
+        access = AccessToken(token)
+    except TokenError:
+        raise Unauthorized("The token is invalid or expired.") from None
+    user_id = access.get(api_settings.USER_ID_CLAIM)
+    user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}, is_active=True).first()
+    if user is None:
+        raise Unauthorized("The token's user does not exist or is inactive.")
+    return Identity(user=user, expires_at=float(access["exp"]))
+
+
+def identity_from_session(session: Any) -> Identity:
+    """The user of a Django session (server-rendered pages), or anonymous."""
+    if session is None:
+        return Identity(user=None)
+    user = get_user(SimpleNamespace(session=session))
+    return Identity(user=user if user.is_authenticated else None)

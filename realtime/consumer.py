@@ -1,0 +1,419 @@
+"""The one WebSocket consumer: protocol v1 over /ws/ (docs/protocol.md).
+
+A plain ASGI application rather than a Channels consumer class: it has no
+channel-layer channel of its own (the process hub fans out to it) and does not pay
+Channels' per-dispatch database clean-up on every frame. It holds no ORM calls:
+each frame leads to at most one `database_sync_to_async` call into the registry's
+handlers, streams or auth.
+"""
+
+import asyncio
+import logging
+import math
+import secrets
+import time
+from collections import deque
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from accounts.selectors import user_public
+from config.errors import BadRequest, Invalid, NotJoined, RateLimited, ServiceError, TooManyTopics, Unauthorized
+from realtime import protocol, registry
+from realtime.auth import Identity, identity_from_session, identity_from_token
+from realtime.hub import Hub, get_hub
+from realtime.limits import ErrorWindow, TokenBucket
+from realtime.registry import JoinContext, Joined, SendContext, TopicHandler
+from realtime.streams import Resume, stream_resume
+
+logger = logging.getLogger(__name__)
+
+CLOSE_PROTOCOL_ERRORS = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_IDLE = 4408
+CLOSE_TOO_LARGE = 4413
+CLOSE_RATE_LIMITED = 4429
+CLOSE_SERVER_ERROR = 1011
+# Rate-limited frames tolerated after the first `rate_limited` reply before closing.
+RATE_LIMIT_STRIKES = 3
+_CLOSE = object()
+
+
+class Subscription:
+    __slots__ = ("handler", "key", "name", "pending", "presence_member", "state")
+
+    def __init__(self, handler: TopicHandler, key: str, name: str) -> None:
+        self.handler = handler
+        self.key = key
+        self.name = name
+        self.state: Any = None
+        self.presence_member: str | None = None
+        # Live frames held while a (re)join is in flight, sent after its reply.
+        self.pending: list[str] | None = []
+
+
+class Connection:
+    """One client connection: parses frames, enforces limits, writes frames in order."""
+
+    def __init__(self, scope: dict[str, Any], send: Any) -> None:
+        self.scope = scope
+        self.conn_id = secrets.token_hex(8)
+        self._send = send
+        self.user: Any = None
+        self.expires_at: float | None = None
+        self.subscriptions: dict[str, Subscription] = {}
+        self.hub: Hub | None = None
+        self.closed = False
+        self.last_frame_at = time.monotonic()
+        rate, refill = settings.REALTIME_RATE
+        self.bucket = TokenBucket(rate, refill)
+        self.errors = ErrorWindow(limit=10, seconds=10)
+        self.rate_strikes = 0
+        self.throttles: dict[str, float] = {}
+        self._outbox: deque[Any] = deque()
+        self._outbox_bytes = 0
+        self._writing = False
+        self._expiry_timer: asyncio.TimerHandle | None = None
+        self._transport = _daphne_transport(send)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def run(self, receive: Any) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        identity, token_error = await database_sync_to_async(self._identify)()
+        await self._send({"type": "websocket.accept"})
+        if token_error:
+            # A bad ?token= is never downgraded to anonymous (protocol section 1).
+            await self._send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})
+            return
+        self.hub = await get_hub()
+        self.hub.attach(self)
+        self._set_identity(identity)
+        try:
+            self.write(
+                protocol.encode(
+                    {
+                        "op": "hello",
+                        "protocol": protocol.PROTOCOL_VERSION,
+                        "conn": self.conn_id,
+                        "user": user_public(self.user) if self.user else None,
+                        "heartbeat": settings.REALTIME_HEARTBEAT,
+                        "limits": {
+                            "max_frame_bytes": settings.REALTIME_MAX_FRAME_BYTES,
+                            "max_topics": settings.REALTIME_MAX_TOPICS,
+                        },
+                    }
+                )
+            )
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.disconnect":
+                    break
+                if kind == "websocket.receive" and not self.closed:
+                    await self.on_frame(message.get("text"), message.get("bytes"))
+        finally:
+            self.closed = True
+            await self._cleanup()
+
+    def _identify(self) -> tuple[Identity, bool]:
+        tokens = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("token")
+        if tokens:
+            try:
+                return identity_from_token(tokens[0]), False
+            except Unauthorized:
+                return Identity(user=None), True
+        return identity_from_session(self.scope.get("session")), False
+
+    def _set_identity(self, identity: Identity) -> None:
+        self.user = identity.user
+        self.expires_at = identity.expires_at
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None
+        if identity.expires_at is not None:
+            delay = max(0.0, identity.expires_at - time.time())
+            self._expiry_timer = asyncio.get_running_loop().call_later(delay, self.close, CLOSE_UNAUTHORIZED)
+
+    async def _cleanup(self) -> None:
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+        if self.hub is None:
+            return
+        self.hub.detach(self)
+        for subscription in list(self.subscriptions.values()):
+            await self._unsubscribe(subscription)
+
+    def close(self, code: int) -> None:
+        """Sends the close frame after everything already queued, and stops reading frames."""
+        if self.closed:
+            return
+        self.closed = True
+        self._outbox.append((_CLOSE, code))
+        self._start_writer()
+
+    def housekeeping(self, now: float) -> None:
+        """Called by the hub about once a second: closes idle connections."""
+        if not self.closed and now - self.last_frame_at > 3 * settings.REALTIME_HEARTBEAT:
+            self.close(CLOSE_IDLE)
+
+    # -- output ------------------------------------------------------------------
+
+    def write(self, frame: str) -> None:
+        """Queues one frame; drops the connection when its unsent output passes the bound."""
+        if self.closed:
+            return
+        self._outbox.append(frame)
+        self._outbox_bytes += len(frame)
+        if self._outbox_bytes + self._transport_buffered() > settings.REALTIME_MAX_BUFFERED_BYTES:
+            self._drop_slow_reader()
+            return
+        self._start_writer()
+
+    def deliver(self, key: str, frame: str) -> None:
+        """A live event from the hub (one shared string for every recipient)."""
+        subscription = self.subscriptions.get(key)
+        if subscription is None:
+            return
+        if subscription.pending is not None:
+            subscription.pending.append(frame)
+        else:
+            self.write(frame)
+
+    def _start_writer(self) -> None:
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._outbox:
+                item = self._outbox.popleft()
+                if isinstance(item, tuple):
+                    await self._send({"type": "websocket.close", "code": item[1]})
+                    self._outbox.clear()
+                    self._outbox_bytes = 0
+                    return
+                self._outbox_bytes -= len(item)
+                await self._send({"type": "websocket.send", "text": item})
+        except Exception:
+            # The client went away mid-write; the disconnect message ends run().
+            self._outbox.clear()
+            self._outbox_bytes = 0
+        finally:
+            self._writing = False
+
+    def _transport_buffered(self) -> int:
+        """Bytes daphne has accepted but the client has not read (daphne has no backpressure)."""
+        transport = self._transport
+        if transport is None:
+            return 0
+        data = getattr(transport, "dataBuffer", b"")
+        return len(data) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
+
+    def _drop_slow_reader(self) -> None:
+        logger.warning("Dropping connection %s: it is not reading its frames", self.conn_id)
+        self.closed = True
+        self._outbox.clear()
+        self._outbox_bytes = 0
+        protocol_instance = self._send.args[0] if isinstance(self._send, partial) and self._send.args else None
+        if protocol_instance is not None and hasattr(protocol_instance, "dropConnection"):
+            protocol_instance.dropConnection(abort=True)
+        else:
+            asyncio.get_running_loop().create_task(self._send({"type": "websocket.close", "code": CLOSE_SERVER_ERROR}))
+
+    def reply(self, ref: str, payload: Any = None) -> None:
+        self.write(protocol.reply_ok(ref, payload))
+
+    def reply_error(self, ref: str | None, error: ServiceError) -> None:
+        if error.code in {"bad_request", "invalid"} and self.errors.hit():
+            self.write(protocol.reply_error(ref, error.as_error()) if ref else protocol.error_frame(error.as_error()))
+            self.close(CLOSE_PROTOCOL_ERRORS)
+            return
+        self.write(protocol.reply_error(ref, error.as_error()) if ref else protocol.error_frame(error.as_error()))
+
+    # -- input -------------------------------------------------------------------
+
+    async def on_frame(self, text: str | None, data: bytes | None) -> None:
+        self.last_frame_at = time.monotonic()
+        size = len(text.encode()) if text is not None and len(text) * 4 > settings.REALTIME_MAX_FRAME_BYTES else 0
+        if (data is not None and len(data) > settings.REALTIME_MAX_FRAME_BYTES) or (
+            size > settings.REALTIME_MAX_FRAME_BYTES
+        ):
+            self.close(CLOSE_TOO_LARGE)
+            return
+        if not self.bucket.take():
+            self._rate_limited(text)
+            return
+        self.rate_strikes = 0
+        if text is None:
+            self.reply_error(None, BadRequest("Binary frames are not supported; send JSON text frames."))
+            return
+        try:
+            frame = protocol.parse(text)
+        except protocol.FrameError as error:
+            self.reply_error(error.ref, error)
+            return
+        try:
+            if frame.op == "ping":
+                self.write(protocol.pong(frame.ref))
+            elif frame.op == "join":
+                await self.on_join(frame)
+            elif frame.op == "send":
+                await self.on_send(frame)
+            elif frame.op == "leave":
+                await self.on_leave(frame)
+            else:
+                await self.on_auth(frame)
+        except ServiceError as error:
+            self.reply_error(frame.ref, error)
+        except Exception:
+            logger.exception("Frame %s on connection %s failed", frame.op, self.conn_id)
+            self.reply_error(frame.ref, ServiceError(f"Unexpected server error (connection {self.conn_id})."))
+
+    def _rate_limited(self, text: str | None) -> None:
+        self.rate_strikes += 1
+        if self.rate_strikes > RATE_LIMIT_STRIKES:
+            self.close(CLOSE_RATE_LIMITED)
+            return
+        error = RateLimited("Too many frames; slow down.", fields={"retry_after": self.bucket.retry_after()})
+        try:
+            ref = protocol.parse(text).ref if text is not None else None
+        except protocol.FrameError as frame_error:
+            ref = frame_error.ref
+        self.write(protocol.reply_error(ref, error.as_error()) if ref else protocol.error_frame(error.as_error()))
+
+    async def on_auth(self, frame: protocol.ClientFrame) -> None:
+        if not isinstance(frame.token, str):
+            raise BadRequest("Field 'token' must be a string.")
+        identity = await database_sync_to_async(identity_from_token)(frame.token)
+        if self.user is not None and identity.user.pk != self.user.pk:
+            # Another person now: nothing joined for the previous one may stay.
+            for subscription in list(self.subscriptions.values()):
+                await self._unsubscribe(subscription)
+        self._set_identity(identity)
+        self.reply(frame.ref, {"user": user_public(identity.user)})
+
+    async def on_join(self, frame: protocol.ClientFrame) -> None:
+        handler, key = registry.resolve(frame.topic, self.user)
+        existing = self.subscriptions.get(key)
+        if existing is None and len(self.subscriptions) >= settings.REALTIME_MAX_TOPICS:
+            raise TooManyTopics(f"At most {settings.REALTIME_MAX_TOPICS} topics per connection.")
+        subscription = existing or Subscription(handler, key, frame.topic)
+        if existing is None:
+            self.subscriptions[key] = subscription
+            await self.hub.subscribe(key, self)  # type: ignore[union-attr]
+        else:
+            subscription.pending = subscription.pending if subscription.pending is not None else []
+        try:
+            ctx = JoinContext(
+                key=key,
+                name=frame.topic,
+                argument=frame.topic.partition(":")[2] or None,
+                user=self.user,
+                params=frame.params,
+                conn_id=self.conn_id,
+            )
+            joined, resume = await database_sync_to_async(_join_in_thread)(handler, ctx)
+            reply = dict(joined.reply)
+            if handler.replayable:
+                reply["missed"] = [protocol.raw_json(missed) for missed in resume.frames] if resume else []
+                reply["reset"] = resume.reset if resume else False
+            if handler.presence:
+                member = joined.presence_member or (f"u:{self.user.pk}" if self.user else f"a:{self.conn_id}")
+                info = joined.presence_info or (user_public(self.user) if self.user else {"name": "Anonymous"})
+                if subscription.presence_member not in (None, member):
+                    await self.hub.presence_remove(key, subscription.presence_member, self.conn_id)  # type: ignore[union-attr]
+                subscription.presence_member = member
+                await self.hub.presence_add(key, member, info, self.conn_id)  # type: ignore[union-attr]
+                snapshot = await self.hub.presence_snapshot(key)  # type: ignore[union-attr]
+                reply["presence"] = snapshot.members
+                reply["presence_count"] = snapshot.count
+        except BaseException:
+            if existing is None:
+                await self._unsubscribe(subscription)
+            else:
+                self._flush_pending(subscription)
+            raise
+        subscription.state = joined.state
+        self.reply(frame.ref, reply)
+        self._flush_pending(subscription)
+
+    def _flush_pending(self, subscription: Subscription) -> None:
+        pending, subscription.pending = subscription.pending, None
+        for live in pending or ():
+            self.write(live)
+
+    async def on_leave(self, frame: protocol.ClientFrame) -> None:
+        _, key = registry.resolve(frame.topic, self.user)
+        subscription = self.subscriptions.get(key)
+        if subscription is None:
+            raise NotJoined(f"Not joined to {frame.topic!r}.")
+        await self._unsubscribe(subscription)
+        self.reply(frame.ref)
+
+    async def _unsubscribe(self, subscription: Subscription) -> None:
+        self.subscriptions.pop(subscription.key, None)
+        if self.hub is None:
+            return
+        self.hub.unsubscribe(subscription.key, self)
+        if subscription.presence_member is not None:
+            await self.hub.presence_remove(subscription.key, subscription.presence_member, self.conn_id)
+
+    async def on_send(self, frame: protocol.ClientFrame) -> None:
+        handler, key = registry.resolve(frame.topic, self.user)
+        if frame.event not in handler.events:
+            raise BadRequest(f"Unknown event {frame.event!r} for topic {frame.topic!r}.")
+        subscription = self.subscriptions.get(key)
+        if subscription is None:
+            raise NotJoined(f"Join {frame.topic!r} before sending to it.")
+        if not isinstance(frame.payload, dict):
+            raise Invalid("The payload must be an object.", fields={"payload": "Must be an object."})
+        ctx = SendContext(
+            key=key,
+            name=frame.topic,
+            event=frame.event,  # type: ignore[arg-type]
+            payload=frame.payload,
+            user=self.user,
+            state=subscription.state,
+            conn_id=self.conn_id,
+            conn=self,
+        )
+        self.reply(frame.ref, await handler.send(ctx))
+
+    def allow_every(self, name: str, seconds: float) -> bool:
+        """True at most once per `seconds` for `name` on this connection (e.g. typing)."""
+        now = time.monotonic()
+        if now - self.throttles.get(name, -math.inf) < seconds:
+            return False
+        self.throttles[name] = now
+        return True
+
+
+def _join_in_thread(handler: TopicHandler, ctx: JoinContext) -> tuple[Joined, Resume | None]:
+    joined = handler.join(ctx)
+    if not handler.replayable or "since" not in ctx.params:
+        return joined, None
+    since = ctx.params["since"]
+    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+        raise Invalid("'since' must be a non-negative integer seq.", fields={"since": "Must be an integer >= 0."})
+    return joined, stream_resume(topic=ctx.key, since=since)
+
+
+def _daphne_transport(send: Any) -> Any:
+    """Twisted's transport behind daphne's send callable, to read its write buffer."""
+    if isinstance(send, partial) and send.args:
+        return getattr(send.args[0], "transport", None)
+    return None
+
+
+class RealtimeConsumer:
+    """ASGI entry point for /ws/ (see config/asgi.py)."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await Connection(scope, send).run(receive)

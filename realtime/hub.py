@@ -1,0 +1,277 @@
+"""The per-process hub: one channel-layer subscription per topic, local fan-out.
+
+Every server process runs one Hub on its event loop. The hub owns one channel-layer
+channel and adds it to a topic's group when the first local connection joins that
+topic (and discards it when the last one leaves). An event published anywhere reaches
+each process once, as one pre-encoded frame, and the hub hands that same string to
+every local connection on the topic: no layer message, consumer dispatch or JSON
+encoding per recipient.
+
+Layer operations (group add/discard, sends) go through one ordered queue, so events
+published from this process leave in the order they were published.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from realtime import protocol
+from realtime.presence import LocalPresence, RedisPresence
+
+if TYPE_CHECKING:
+    from realtime.presence import Snapshot
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPE = "rt.event"
+
+
+class Recipient(Protocol):
+    conn_id: str
+
+    def deliver(self, key: str, frame: str) -> None: ...
+
+    def housekeeping(self, now: float) -> None: ...
+
+
+def group_name(key: str) -> str:
+    """Channel-layer group of a topic key (keys are validated by the registry)."""
+    return "rt." + key.replace(":", ".")
+
+
+class Hub:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.layer = get_channel_layer()
+        self.channel = ""
+        self.topics: dict[str, dict[str, Recipient]] = {}
+        self.connections: dict[str, Recipient] = {}
+        self.presence: LocalPresence | RedisPresence = (
+            RedisPresence(settings.REDIS_URL, settings.REALTIME_PRESENCE_TTL) if settings.REDIS_URL else LocalPresence()
+        )
+        # Presence entries this process owns: (key, member, conn_id) -> member info.
+        self.presence_entries: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._pending_diffs: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
+        self._operations: asyncio.Queue[tuple[str, str, Any, asyncio.Future[None] | None]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ready: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.channel = await self.layer.new_channel("rt-hub.")
+        self._tasks = [
+            self.loop.create_task(self._receive_loop(), name="realtime-hub-receive"),
+            self.loop.create_task(self._operation_loop(), name="realtime-hub-operations"),
+            self.loop.create_task(self._housekeeping_loop(), name="realtime-hub-housekeeping"),
+        ]
+
+    async def stop(self) -> None:
+        """Leaves every group and stops the hub's tasks (tests and shutdown)."""
+        self._stopping = True
+        for key in list(self.topics):
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(group_name(key), self.channel)
+        self.topics.clear()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if self.presence_entries:
+            for key, member, conn_id in list(self.presence_entries):
+                with contextlib.suppress(Exception):
+                    await self.presence.remove(key, member, conn_id)
+            self.presence_entries.clear()
+        await self.presence.close()
+
+    # -- connections and topics --------------------------------------------------
+
+    def attach(self, conn: Recipient) -> None:
+        self.connections[conn.conn_id] = conn
+
+    def detach(self, conn: Recipient) -> None:
+        self.connections.pop(conn.conn_id, None)
+
+    async def subscribe(self, key: str, conn: Recipient) -> None:
+        """Adds a local connection to a topic; the first one subscribes this process.
+
+        Returns once this process is subscribed, so an event committed after this
+        returns cannot be missed by the connection.
+        """
+        local = self.topics.get(key)
+        if local is None:
+            local = self.topics[key] = {}
+            local[conn.conn_id] = conn
+            await self._operate("add", group_name(key))
+        else:
+            local[conn.conn_id] = conn
+
+    def unsubscribe(self, key: str, conn: Recipient) -> None:
+        local = self.topics.get(key)
+        if local is None or local.pop(conn.conn_id, None) is None:
+            return
+        if not local:
+            del self.topics[key]
+            self._operations.put_nowait(("discard", group_name(key), None, None))
+
+    def subscribers(self, key: str) -> int:
+        return len(self.topics.get(key, ()))
+
+    # -- publishing --------------------------------------------------------------
+
+    def send_event(self, key: str, frame: str, exclude: str | None) -> None:
+        """Queues one event for every process subscribed to `key` (call on the hub's loop)."""
+        message = {"type": EVENT_TYPE, "key": key, "frame": frame, "exclude": exclude}
+        self._operations.put_nowait(("send", group_name(key), message, None))
+
+    def fanout(self, key: str, frame: str, exclude: str | None) -> None:
+        """Hands one encoded frame to every local connection on the topic."""
+        local = self.topics.get(key)
+        if not local:
+            return
+        for conn_id, conn in list(local.items()):
+            if conn_id != exclude:
+                conn.deliver(key, frame)
+
+    async def _operate(self, kind: str, group: str) -> None:
+        done: asyncio.Future[None] = self.loop.create_future()
+        self._operations.put_nowait((kind, group, None, done))
+        await done
+
+    async def _operation_loop(self) -> None:
+        while True:
+            kind, group, message, done = await self._operations.get()
+            try:
+                if kind == "send":
+                    await self.layer.group_send(group, message)
+                elif kind == "add":
+                    await self.layer.group_add(group, self.channel)
+                else:
+                    # A connection may have re-joined while the discard waited in the queue.
+                    if group not in {group_name(key) for key in self.topics}:
+                        await self.layer.group_discard(group, self.channel)
+            except Exception:
+                # A broken layer (Redis down) must not lose the hub; the write that
+                # produced the event is already committed and resumable by seq.
+                logger.exception("Channel layer %s on %s failed", kind, group)
+            finally:
+                if done is not None and not done.done():
+                    done.set_result(None)
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Channel layer receive failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") == EVENT_TYPE:
+                self.fanout(message["key"], message["frame"], message.get("exclude"))
+
+    # -- presence ----------------------------------------------------------------
+
+    async def presence_add(self, key: str, member: str, info: dict[str, Any], conn_id: str) -> None:
+        if (key, member, conn_id) in self.presence_entries:
+            return
+        self.presence_entries[(key, member, conn_id)] = info
+        if await self.presence.add(key, member, info, conn_id):
+            self._note_presence(key, member, info, +1)
+
+    async def presence_remove(self, key: str, member: str, conn_id: str) -> None:
+        info = self.presence_entries.pop((key, member, conn_id), None)
+        if info is not None and await self.presence.remove(key, member, conn_id):
+            self._note_presence(key, member, info, -1)
+
+    async def presence_snapshot(self, key: str) -> "Snapshot":
+        return await self.presence.snapshot(key)
+
+    def _note_presence(self, key: str, member: str, info: dict[str, Any], change: int) -> None:
+        """Coalesces presence changes of a topic into one `presence.diff` per window."""
+        pending = self._pending_diffs.get(key)
+        if pending is None:
+            pending = self._pending_diffs[key] = {}
+            self.loop.call_later(settings.REALTIME_PRESENCE_WINDOW_MS / 1000, self._flush_presence, key)
+        _, previous = pending.get(member, (info, 0))
+        pending[member] = (info, previous + change)
+
+    def _flush_presence(self, key: str) -> None:
+        pending = self._pending_diffs.pop(key, {})
+        joins = [info for info, change in pending.values() if change > 0]
+        leaves = [info for info, change in pending.values() if change < 0]
+        if (joins or leaves) and not self._stopping:
+            self.loop.create_task(self._publish_diff(key, joins, leaves))
+
+    async def _publish_diff(self, key: str, joins: list[dict[str, Any]], leaves: list[dict[str, Any]]) -> None:
+        from realtime.registry import client_topic
+
+        count = await self.presence.count(key)
+        payload = {"joins": joins, "leaves": leaves, "count": count}
+        self.send_event(key, protocol.event_frame(client_topic(key), "presence.diff", payload), None)
+
+    # -- housekeeping ------------------------------------------------------------
+
+    async def _housekeeping_loop(self) -> None:
+        tick = max(0.2, min(1.0, settings.REALTIME_HEARTBEAT / 4))
+        presence_every = max(1.0, settings.REALTIME_PRESENCE_TTL / 3)
+        last_presence = time.monotonic()
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for conn in list(self.connections.values()):
+                try:
+                    conn.housekeeping(now)
+                except Exception:
+                    logger.exception("Housekeeping of connection %s failed", conn.conn_id)
+            if now - last_presence >= presence_every:
+                last_presence = now
+                try:
+                    await self._presence_upkeep()
+                except Exception:
+                    logger.exception("Presence upkeep failed")
+
+    async def _presence_upkeep(self) -> None:
+        """Refreshes this process's entries and reports members of dead processes as gone."""
+        await self.presence.refresh(list(self.presence_entries))
+        for key in {key for key, _, _ in self.presence_entries}:
+            for member, info in await self.presence.sweep(key):
+                self._note_presence(key, member, info, -1)
+
+
+_hub: Hub | None = None
+
+
+async def get_hub() -> Hub:
+    """The hub of the running event loop, started on first use."""
+    global _hub
+    loop = asyncio.get_running_loop()
+    hub = _hub
+    if hub is None or hub.loop is not loop:
+        hub = _hub = Hub(loop)
+        hub.ready = loop.create_task(hub.start())
+    await hub.ready
+    return hub
+
+
+def running_hub() -> Hub | None:
+    """The hub if its loop is running (possibly in another thread), else None."""
+    hub = _hub
+    if hub is None or hub.loop.is_closed() or not hub.loop.is_running() or hub._stopping:
+        return None
+    return hub
+
+
+async def stop_hub() -> None:
+    global _hub
+    hub, _hub = _hub, None
+    if hub is not None:
+        await hub.stop()

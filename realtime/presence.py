@@ -1,0 +1,194 @@
+"""Who is connected to each topic, per member (a user; several tabs count once).
+
+Two backends with one interface: `LocalPresence` keeps everything in this process
+(the embedded default); `RedisPresence` spans every server process. In Redis each
+connection entry carries an expiry that its process refreshes; when a process dies
+its entries stop being refreshed and the next sweep by any live process removes them
+and reports the members that left.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from redis import asyncio as aioredis
+
+SNAPSHOT_LIMIT = 100
+
+
+@dataclass(slots=True)
+class Snapshot:
+    members: list[dict[str, Any]]
+    count: int
+
+
+@dataclass(slots=True)
+class _LocalMember:
+    info: dict[str, Any]
+    conns: set[str] = field(default_factory=set)
+
+
+class LocalPresence:
+    """In-process presence: exact, instant, gone with the process."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, dict[str, _LocalMember]] = {}
+
+    async def add(self, key: str, member: str, info: dict[str, Any], conn_id: str) -> bool:
+        """Records the connection; True when it is the member's first on this topic."""
+        members = self.topics.setdefault(key, {})
+        entry = members.get(member)
+        if entry is None:
+            entry = members[member] = _LocalMember(info=info)
+        entry.conns.add(conn_id)
+        return len(entry.conns) == 1
+
+    async def remove(self, key: str, member: str, conn_id: str) -> bool:
+        """Forgets the connection; True when it was the member's last on this topic."""
+        members = self.topics.get(key)
+        entry = members.get(member) if members else None
+        if entry is None or conn_id not in entry.conns:
+            return False
+        entry.conns.discard(conn_id)
+        if entry.conns:
+            return False
+        del members[member]  # type: ignore[union-attr]
+        if not members:
+            del self.topics[key]
+        return True
+
+    async def snapshot(self, key: str, limit: int = SNAPSHOT_LIMIT) -> Snapshot:
+        members = self.topics.get(key, {})
+        return Snapshot(members=[entry.info for entry in list(members.values())[:limit]], count=len(members))
+
+    async def count(self, key: str) -> int:
+        return len(self.topics.get(key, {}))
+
+    async def refresh(self, entries: list[tuple[str, str, str]]) -> None:
+        """Nothing expires in-process."""
+
+    async def sweep(self, key: str) -> list[tuple[str, dict[str, Any]]]:
+        return []
+
+    async def close(self) -> None:
+        self.topics.clear()
+
+
+# Keys per topic: {p}:m (zset member -> latest expiry), {p}:c:<member> (zset conn -> expiry),
+# {p}:i (hash member -> info JSON). Scripts use Redis' clock so process clocks never matter.
+_ADD = """
+local now = tonumber(redis.call('TIME')[1])
+local expiry = now + tonumber(ARGV[4])
+local conns = KEYS[1] .. ':c:' .. ARGV[1]
+redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
+redis.call('ZADD', conns, expiry, ARGV[2])
+redis.call('EXPIRE', conns, ARGV[4] * 2)
+redis.call('ZADD', KEYS[1] .. ':m', expiry, ARGV[1])
+redis.call('HSET', KEYS[1] .. ':i', ARGV[1], ARGV[3])
+return redis.call('ZCARD', conns)
+"""
+
+_REMOVE = """
+local now = tonumber(redis.call('TIME')[1])
+local conns = KEYS[1] .. ':c:' .. ARGV[1]
+if redis.call('ZREM', conns, ARGV[2]) == 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
+if redis.call('ZCARD', conns) > 0 then return 0 end
+redis.call('ZREM', KEYS[1] .. ':m', ARGV[1])
+redis.call('HDEL', KEYS[1] .. ':i', ARGV[1])
+redis.call('DEL', conns)
+return 1
+"""
+
+# Removes members whose every connection expired; returns their info. Atomic, so
+# when several processes sweep at once exactly one reports each departure.
+_SWEEP = """
+local now = tonumber(redis.call('TIME')[1])
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1] .. ':m', '-inf', now)
+local gone = {}
+for _, member in ipairs(stale) do
+  local conns = KEYS[1] .. ':c:' .. member
+  redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
+  local alive = redis.call('ZRANGE', conns, -1, -1, 'WITHSCORES')
+  if alive[2] then
+    redis.call('ZADD', KEYS[1] .. ':m', alive[2], member)
+  else
+    redis.call('ZREM', KEYS[1] .. ':m', member)
+    local info = redis.call('HGET', KEYS[1] .. ':i', member)
+    redis.call('HDEL', KEYS[1] .. ':i', member)
+    redis.call('DEL', conns)
+    if info then table.insert(gone, member); table.insert(gone, info) end
+  end
+end
+return gone
+"""
+
+_SNAPSHOT = """
+local now = tonumber(redis.call('TIME')[1])
+local members = redis.call('ZRANGEBYSCORE', KEYS[1] .. ':m', '(' .. now, '+inf', 'LIMIT', 0, ARGV[1])
+local count = redis.call('ZCOUNT', KEYS[1] .. ':m', '(' .. now, '+inf')
+local infos = {}
+if #members > 0 then infos = redis.call('HMGET', KEYS[1] .. ':i', unpack(members)) end
+return {count, infos}
+"""
+
+_REFRESH = """
+local now = tonumber(redis.call('TIME')[1])
+local expiry = now + tonumber(ARGV[1])
+for i = 2, #ARGV, 3 do
+  local base = 'rt:p:' .. ARGV[i]
+  local conns = base .. ':c:' .. ARGV[i + 1]
+  redis.call('ZADD', conns, expiry, ARGV[i + 2])
+  redis.call('EXPIRE', conns, ARGV[1] * 2)
+  redis.call('ZADD', base .. ':m', 'GT', expiry, ARGV[i + 1])
+end
+return 1
+"""
+
+
+class RedisPresence:
+    """Presence shared by every server process through Redis; see the module docstring."""
+
+    def __init__(self, url: str, ttl: int) -> None:
+        self.redis = aioredis.Redis.from_url(url, socket_timeout=None)
+        self.ttl = ttl
+        self._add = self.redis.register_script(_ADD)
+        self._remove = self.redis.register_script(_REMOVE)
+        self._sweep = self.redis.register_script(_SWEEP)
+        self._snapshot = self.redis.register_script(_SNAPSHOT)
+        self._refresh = self.redis.register_script(_REFRESH)
+
+    @staticmethod
+    def _base(key: str) -> str:
+        return f"rt:p:{key}"
+
+    async def add(self, key: str, member: str, info: dict[str, Any], conn_id: str) -> bool:
+        count = await self._add(keys=[self._base(key)], args=[member, conn_id, orjson.dumps(info), self.ttl])
+        return int(count) == 1
+
+    async def remove(self, key: str, member: str, conn_id: str) -> bool:
+        return bool(await self._remove(keys=[self._base(key)], args=[member, conn_id]))
+
+    async def snapshot(self, key: str, limit: int = SNAPSHOT_LIMIT) -> Snapshot:
+        count, infos = await self._snapshot(keys=[self._base(key)], args=[limit])
+        return Snapshot(members=[orjson.loads(info) for info in infos if info], count=int(count))
+
+    async def count(self, key: str) -> int:
+        count, _ = await self._snapshot(keys=[self._base(key)], args=[0])
+        return int(count)
+
+    async def refresh(self, entries: list[tuple[str, str, str]]) -> None:
+        """Pushes back the expiry of this process's (topic, member, conn) entries."""
+        for start in range(0, len(entries), 500):
+            args: list[Any] = [self.ttl]
+            for key, member, conn_id in entries[start : start + 500]:
+                args.extend((key, member, conn_id))
+            await self._refresh(keys=[], args=args)
+
+    async def sweep(self, key: str) -> list[tuple[str, dict[str, Any]]]:
+        """Members of `key` whose connections all expired, removed now, with their info."""
+        flat = await self._sweep(keys=[self._base(key)])
+        return [(flat[i].decode(), orjson.loads(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def close(self) -> None:
+        await self.redis.aclose()

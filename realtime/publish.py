@@ -1,0 +1,74 @@
+"""publish(): the one way any code sends a realtime event (docs/protocol.md section 6)."""
+
+import asyncio
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from realtime import protocol, registry
+from realtime.hub import EVENT_TYPE, group_name, running_hub
+from realtime.streams import stream_append
+
+logger = logging.getLogger(__name__)
+
+
+def publish(
+    topic: str, event: str, payload: Any, *, replayable: bool = False, exclude: str | None = None
+) -> int | None:
+    """Sends `event` to every connection on `topic` (a topic key), in every server process.
+
+    Replayable events get the topic's next `seq` and are stored in the caller's
+    transaction (so call it inside the service's `transaction.atomic()`), then go
+    out after commit; a rolled-back write publishes nothing. Ephemeral events go out
+    after commit too when called inside a transaction, else at once. `exclude` is a
+    connection id that must not receive it (typing). Works from sync and async code;
+    the frame is encoded here, once. Returns the seq of a replayable event.
+    """
+    client_topic = registry.client_topic(topic)
+    if replayable:
+        seq, frame = stream_append(
+            topic=topic,
+            event=event,
+            encode_frame=lambda seq: protocol.event_frame(client_topic, event, payload, seq),
+        )
+        transaction.on_commit(lambda: broadcast(topic, frame, exclude), robust=True)
+        return seq
+    frame = protocol.event_frame(client_topic, event, payload)
+    if _on_event_loop():
+        broadcast(topic, frame, exclude)
+    else:
+        transaction.on_commit(lambda: broadcast(topic, frame, exclude), robust=True)
+    return None
+
+
+def broadcast(topic: str, frame: str, exclude: str | None = None) -> None:
+    """Delivers an encoded frame to every process subscribed to `topic`; never raises."""
+    try:
+        hub = running_hub()
+        if hub is not None:
+            if _on_event_loop(hub.loop):
+                hub.send_event(topic, frame, exclude)
+            else:
+                hub.loop.call_soon_threadsafe(hub.send_event, topic, frame, exclude)
+            return
+        # No hub in this process (a management command, a worker): send through the layer.
+        message = {"type": EVENT_TYPE, "key": topic, "frame": frame, "exclude": exclude}
+        layer = get_channel_layer()
+        if _on_event_loop():
+            asyncio.get_running_loop().create_task(layer.group_send(group_name(topic), message))
+        else:
+            async_to_sync(layer.group_send)(group_name(topic), message)
+    except Exception:
+        # The write this event describes is committed; clients recover it by seq.
+        logger.exception("Publishing to %s failed", topic)
+
+
+def _on_event_loop(loop: asyncio.AbstractEventLoop | None = None) -> bool:
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return loop is None or running is loop

@@ -1,0 +1,165 @@
+"""Fixtures for realtime tests: a topic handler registered by the tests themselves, and clients."""
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import transaction
+from rest_framework_simplejwt.tokens import AccessToken
+
+from config.errors import Forbidden, Invalid, NotFound
+from realtime import registry
+from realtime.hub import stop_hub
+from realtime.publish import publish
+from realtime.registry import JoinContext, Joined, SendContext, TopicHandler, require_user
+
+
+class EchoHandler(TopicHandler):
+    """`test:<room>`: replayable, tracked for presence; `test:missing` does not exist and
+    `test:private` admits only the user named "owner"."""
+
+    prefix = "test"
+    events = frozenset({"echo", "shout", "fail", "whoami"})
+    inline_events = frozenset({"shout"})
+    replayable = True
+    presence = True
+
+    def join(self, ctx: JoinContext) -> Joined:
+        if ctx.argument in (None, "missing"):
+            raise NotFound("No such room.")
+        if ctx.argument == "private":
+            user = require_user(ctx.user)
+            if user.username != "owner":
+                raise Forbidden("Owners only.")
+        if "color" in ctx.params and not isinstance(ctx.params["color"], str):
+            raise Invalid(fields={"color": "Must be a string."})
+        return Joined(reply={"room": ctx.argument}, state={"joined_as": ctx.user.username if ctx.user else None})
+
+    def handle_send(self, ctx: SendContext) -> dict[str, Any]:
+        if ctx.event == "fail":
+            raise Invalid(fields={"text": "Always fails."})
+        if ctx.event == "whoami":
+            return {"state": ctx.state}
+        with transaction.atomic():
+            seq = publish(ctx.key, "echoed", {"text": ctx.payload.get("text")}, replayable=True)
+        return {"seq": seq}
+
+    async def handle_inline(self, ctx: SendContext) -> dict[str, Any]:
+        if ctx.conn.allow_every("shout", 1.0):
+            publish(ctx.key, "shouted", {"text": ctx.payload.get("text")}, exclude=ctx.conn_id)
+        return {}
+
+
+@pytest.fixture(autouse=True)
+def echo_handler():
+    handler = EchoHandler()
+    registry.register(handler)
+    yield handler
+    registry.unregister("test")
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def fresh_hub():
+    yield
+    await stop_hub()
+
+
+def token_for(user: Any) -> str:
+    return str(AccessToken.for_user(user))
+
+
+class Client:
+    """A WebsocketCommunicator speaking protocol v1, with a ref counter."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.ws = communicator
+        self.refs = 0
+        self.hello: dict[str, Any] | None = None
+
+    async def send(self, **frame: Any) -> str:
+        self.refs += 1
+        frame.setdefault("ref", str(self.refs))
+        await self.ws.send_json_to(frame)
+        return frame["ref"]
+
+    async def receive(self, timeout: float = 3) -> dict[str, Any]:
+        return await self.ws.receive_json_from(timeout=timeout)
+
+    async def request(self, **frame: Any) -> dict[str, Any]:
+        """Sends a frame and returns its reply, skipping events that arrive in between."""
+        ref = await self.send(**frame)
+        while True:
+            message = await self.receive()
+            if message.get("ref") == ref:
+                return message
+
+    async def join(self, topic: str, **params: Any) -> dict[str, Any]:
+        return await self.request(op="join", topic=topic, params=params)
+
+    async def next_event(self, event: str | None = None, timeout: float = 3) -> dict[str, Any]:
+        while True:
+            message = await self.receive(timeout)
+            if message.get("op") == "event" and (event is None or message["event"] == event):
+                return message
+
+    async def close_code(self, timeout: float = 3) -> int:
+        while True:
+            message = await self.ws.receive_output(timeout)
+            if message["type"] == "websocket.close":
+                return message.get("code", 1000)
+
+    async def drain(self, quiet: float = 0.4) -> list[dict[str, Any]]:
+        """Reads every frame until none arrives for `quiet` seconds (outlasts a presence window)."""
+        frames = []
+        while not await self.ws.receive_nothing(timeout=quiet):
+            frames.append(await self.receive())
+        return frames
+
+    async def nothing(self, timeout: float = 0.3) -> bool:
+        return await self.ws.receive_nothing(timeout=timeout)
+
+    async def disconnect(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.disconnect()
+
+
+async def open_client(
+    path: str = "/ws/", *, headers: list[tuple[bytes, bytes]] | None = None, session_user: Any = None
+) -> Client:
+    from config.asgi import application
+
+    headers = list(headers or [])
+    if session_user is not None:
+        cookie = await database_sync_to_async(_session_cookie)(session_user)
+        headers.append((b"cookie", cookie.encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    client = Client(communicator)
+    if connected:
+        first = await communicator.receive_output(5)
+        if first["type"] == "websocket.send":
+            import json
+
+            client.hello = json.loads(first["text"])
+        else:
+            client.closed_with = first.get("code")  # type: ignore[attr-defined]
+    return client
+
+
+def _session_cookie(user: Any) -> str:
+    from django.conf import settings
+    from django.test import Client as DjangoClient
+
+    django_client = DjangoClient()
+    django_client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={django_client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+async def settle() -> None:
+    """Lets the hub's queued layer operations run."""
+    for _ in range(5):
+        await asyncio.sleep(0.01)
