@@ -54,10 +54,15 @@ class Env:
         return number
 
     def items(self, name: str, default: list[str]) -> list[str]:
+        """A comma-separated list; an item with whitespace inside is refused (a space instead of a comma)."""
         value = self.raw(name)
         if value is None:
             return list(default)
-        return [item.strip() for item in value.split(",") if item.strip()]
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if any(char.isspace() for char in item):
+                raise ImproperlyConfigured(f"{name} must be a comma-separated list, got {item!r} with a space in it.")
+        return items
 
     def origins(self, name: str, default: list[str]) -> list[str]:
         """A comma-separated list of full origins: scheme://host[:port], nothing else."""
