@@ -94,6 +94,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # A file (not :memory:) so server processes started by tests can share it; one per test run.
     DATABASES["default"].setdefault("TEST", {})["NAME"] = BASE_DIR / f"test-db-{os.getpid()}.sqlite3"
+else:
+    # One test database per test run, so concurrent runs on one server never collide.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.redis_url("REDIS_URL")

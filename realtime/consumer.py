@@ -93,7 +93,7 @@ class Connection:
             return
         self.hub = await get_hub()
         self.hub.attach(self)
-        self._set_identity(identity)
+        await self._set_identity(identity)
         try:
             self.write(
                 protocol.encode(
@@ -130,7 +130,12 @@ class Connection:
                 return Identity(user=None), True
         return identity_from_session(self.scope.get("session")), False
 
-    def _set_identity(self, identity: Identity) -> None:
+    async def _set_identity(self, identity: Identity) -> None:
+        previous = self.user
+        if previous is not None and (identity.user is None or identity.user.pk != previous.pk):
+            await self.hub.user_disconnected(previous.pk, self.conn_id)  # type: ignore[union-attr]
+        if identity.user is not None and (previous is None or identity.user.pk != previous.pk):
+            await self.hub.user_connected(identity.user.pk, user_public(identity.user), self.conn_id)  # type: ignore[union-attr]
         self.user = identity.user
         self.expires_at = identity.expires_at
         if self._expiry_timer is not None:
@@ -148,6 +153,8 @@ class Connection:
         self.hub.detach(self)
         for subscription in list(self.subscriptions.values()):
             await self._unsubscribe(subscription)
+        if self.user is not None:
+            await self.hub.user_disconnected(self.user.pk, self.conn_id)
 
     def close(self, code: int) -> None:
         """Sends the close frame after everything already queued, and stops reading frames."""
@@ -184,6 +191,13 @@ class Connection:
             subscription.pending.append(frame)
         else:
             self.write(frame)
+
+    def revoke(self, key: str, user_id: int | None) -> None:
+        """The topic's authorisation ended for this connection's user (or for everyone)."""
+        subscription = self.subscriptions.get(key)
+        if subscription is None or (user_id is not None and (self.user is None or self.user.pk != user_id)):
+            return
+        asyncio.get_running_loop().create_task(self._unsubscribe(subscription))
 
     def _start_writer(self) -> None:
         if not self._writing:
@@ -296,7 +310,7 @@ class Connection:
             # Another person now: nothing joined for the previous one may stay.
             for subscription in list(self.subscriptions.values()):
                 await self._unsubscribe(subscription)
-        self._set_identity(identity)
+        await self._set_identity(identity)
         self.reply(frame.ref, {"user": user_public(identity.user)})
 
     async def on_join(self, frame: protocol.ClientFrame) -> None:
@@ -321,9 +335,10 @@ class Connection:
             )
             joined, resume = await database_sync_to_async(_join_in_thread)(handler, ctx)
             reply = dict(joined.reply)
-            if handler.replayable:
-                reply["missed"] = [protocol.raw_json(missed) for missed in resume.frames] if resume else []
-                reply["reset"] = resume.reset if resume else False
+            if resume is not None:
+                reply["missed"] = [protocol.raw_json(missed) for missed in resume.frames]
+                reply["reset"] = resume.reset
+                reply["seq"] = resume.seq
             if handler.presence:
                 member = joined.presence_member or (f"u:{self.user.pk}" if self.user else f"a:{self.conn_id}")
                 info = joined.presence_info or (user_public(self.user) if self.user else {"name": "Anonymous"})
@@ -397,10 +412,10 @@ class Connection:
 
 def _join_in_thread(handler: TopicHandler, ctx: JoinContext) -> tuple[Joined, Resume | None]:
     joined = handler.join(ctx)
-    if not handler.replayable or "since" not in ctx.params:
+    if not handler.replayable:
         return joined, None
-    since = ctx.params["since"]
-    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+    since = ctx.params.get("since")
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
         raise Invalid("'since' must be a non-negative integer seq.", fields={"since": "Must be an integer >= 0."})
     return joined, stream_resume(topic=ctx.key, since=since)
 

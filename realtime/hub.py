@@ -15,8 +15,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -29,12 +31,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "rt.event"
+# The presence key tracking which signed-in users have any connection at all.
+ONLINE_KEY = "online"
 
 
 class Recipient(Protocol):
     conn_id: str
 
     def deliver(self, key: str, frame: str) -> None: ...
+
+    def revoke(self, key: str, user_id: int | None) -> None: ...
 
     def housekeeping(self, now: float) -> None: ...
 
@@ -58,6 +64,7 @@ class Hub:
         self.presence_entries: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._pending_diffs: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
         self._operations: asyncio.Queue[tuple[str, str, Any, asyncio.Future[None] | None]] = asyncio.Queue()
+        self._online_changes: asyncio.Queue[tuple[int, bool]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.ready: asyncio.Task[None] | None = None
         self._stopping = False
@@ -70,6 +77,7 @@ class Hub:
             self.loop.create_task(self._receive_loop(), name="realtime-hub-receive"),
             self.loop.create_task(self._operation_loop(), name="realtime-hub-operations"),
             self.loop.create_task(self._housekeeping_loop(), name="realtime-hub-housekeeping"),
+            self.loop.create_task(self._online_signal_loop(), name="realtime-hub-online"),
         ]
 
     async def stop(self) -> None:
@@ -128,7 +136,9 @@ class Hub:
 
     def send_event(self, key: str, frame: str, exclude: str | None) -> None:
         """Queues one event for every process subscribed to `key` (call on the hub's loop)."""
-        message = {"type": EVENT_TYPE, "key": key, "frame": frame, "exclude": exclude}
+        self.send_message(key, {"type": EVENT_TYPE, "key": key, "frame": frame, "exclude": exclude})
+
+    def send_message(self, key: str, message: dict[str, Any]) -> None:
         self._operations.put_nowait(("send", group_name(key), message, None))
 
     def fanout(self, key: str, frame: str, exclude: str | None) -> None:
@@ -139,6 +149,10 @@ class Hub:
         for conn_id, conn in list(local.items()):
             if conn_id != exclude:
                 conn.deliver(key, frame)
+
+    def _revoke(self, key: str, user_id: int | None) -> None:
+        for conn in list(self.topics.get(key, {}).values()):
+            conn.revoke(key, user_id)
 
     async def _operate(self, kind: str, group: str) -> None:
         done: asyncio.Future[None] = self.loop.create_future()
@@ -175,8 +189,12 @@ class Hub:
                 logger.exception("Channel layer receive failed; retrying")
                 await asyncio.sleep(1)
                 continue
-            if message.get("type") == EVENT_TYPE:
+            if message.get("type") != EVENT_TYPE:
+                continue
+            if message["frame"] is not None:
                 self.fanout(message["key"], message["frame"], message.get("exclude"))
+            else:
+                self._revoke(message["key"], message.get("revoke_user"))
 
     # -- presence ----------------------------------------------------------------
 
@@ -195,8 +213,17 @@ class Hub:
     async def presence_snapshot(self, key: str) -> "Snapshot":
         return await self.presence.snapshot(key)
 
+    async def user_connected(self, user_id: int, info: dict[str, Any], conn_id: str) -> None:
+        await self.presence_add(ONLINE_KEY, f"u:{user_id}", info, conn_id)
+
+    async def user_disconnected(self, user_id: int, conn_id: str) -> None:
+        await self.presence_remove(ONLINE_KEY, f"u:{user_id}", conn_id)
+
     def _note_presence(self, key: str, member: str, info: dict[str, Any], change: int) -> None:
         """Coalesces presence changes of a topic into one `presence.diff` per window."""
+        if key == ONLINE_KEY:
+            self._online_changes.put_nowait((int(member[2:]), change > 0))
+            return
         pending = self._pending_diffs.get(key)
         if pending is None:
             pending = self._pending_diffs[key] = {}
@@ -217,6 +244,20 @@ class Hub:
         count = await self.presence.count(key)
         payload = {"joins": joins, "leaves": leaves, "count": count}
         self.send_event(key, protocol.event_frame(client_topic(key), "presence.diff", payload), None)
+
+    async def _online_signal_loop(self) -> None:
+        """Sends user_presence_changed in order, off the event loop (receivers use the ORM)."""
+        from realtime.signals import user_presence_changed
+
+        def send(user_id: int, online: bool) -> None:
+            user_presence_changed.send(sender=Hub, user_id=user_id, online=online)
+
+        while True:
+            user_id, online = await self._online_changes.get()
+            try:
+                await database_sync_to_async(send)(user_id, online)
+            except Exception:
+                logger.exception("A user_presence_changed receiver failed")
 
     # -- housekeeping ------------------------------------------------------------
 
@@ -275,3 +316,17 @@ async def stop_hub() -> None:
     hub, _hub = _hub, None
     if hub is not None:
         await hub.stop()
+
+
+def online_user_ids(user_ids: Iterable[int]) -> set[int]:
+    """Which of these users have a connection open on any server process (sync code)."""
+    wanted = [int(user_id) for user_id in user_ids]
+    if not wanted:
+        return set()
+    if settings.REDIS_URL:
+        return RedisPresence.online_sync(settings.REDIS_URL, ONLINE_KEY, wanted)
+    hub = _hub
+    if hub is None or not isinstance(hub.presence, LocalPresence):
+        return set()
+    present = set(hub.presence.topics.get(ONLINE_KEY, {}).copy())
+    return {user_id for user_id in wanted if f"u:{user_id}" in present}

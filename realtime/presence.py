@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import redis
 from redis import asyncio as aioredis
 
 SNAPSHOT_LIMIT = 100
@@ -192,3 +193,15 @@ class RedisPresence:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+    _sync_clients: dict[str, redis.Redis] = {}
+
+    @classmethod
+    def online_sync(cls, url: str, key: str, user_ids: list[int]) -> set[int]:
+        """Members `u:<id>` of `key` with a live entry, read from sync code (REST views)."""
+        client = cls._sync_clients.get(url)
+        if client is None:
+            client = cls._sync_clients[url] = redis.Redis.from_url(url, socket_timeout=5)
+        now = float(client.time()[0])
+        scores = client.zmscore(f"rt:p:{key}:m", [f"u:{user_id}" for user_id in user_ids])
+        return {user_id for user_id, score in zip(user_ids, scores, strict=True) if score is not None and score > now}

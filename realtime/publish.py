@@ -26,13 +26,18 @@ def publish(
     after commit too when called inside a transaction, else at once. `exclude` is a
     connection id that must not receive it (typing). Works from sync and async code;
     the frame is encoded here, once. Returns the seq of a replayable event.
+
+    `payload` may be a callable taking the assigned seq and returning the payload, for
+    objects that carry their own seq (a chat message is stored with it).
     """
     client_topic = registry.client_topic(topic)
     if replayable:
         seq, frame = stream_append(
             topic=topic,
             event=event,
-            encode_frame=lambda seq: protocol.event_frame(client_topic, event, payload, seq),
+            encode_frame=lambda seq: protocol.event_frame(
+                client_topic, event, payload(seq) if callable(payload) else payload, seq
+            ),
         )
         transaction.on_commit(lambda: broadcast(topic, frame, exclude), robust=True)
         return seq
@@ -44,18 +49,30 @@ def publish(
     return None
 
 
-def broadcast(topic: str, frame: str, exclude: str | None = None) -> None:
-    """Delivers an encoded frame to every process subscribed to `topic`; never raises."""
+def revoke(topic: str, *, user_id: int | None = None) -> None:
+    """Removes every connection of `user_id` (or everyone) from `topic`, in every process.
+
+    For memberships that ended (a user left or was removed, a share ended): their
+    connections stop receiving the topic and leave its presence; a later send gets
+    `not_joined` and a re-join is authorised afresh. Publish the event that explains
+    it first. Takes effect after commit.
+    """
+    transaction.on_commit(lambda: broadcast(topic, None, revoke_user=user_id), robust=True)
+
+
+def broadcast(topic: str, frame: str | None, exclude: str | None = None, *, revoke_user: int | None = None) -> None:
+    """Delivers an encoded frame (or a revocation when `frame` is None) to every process
+    subscribed to `topic`; never raises."""
+    message = {"type": EVENT_TYPE, "key": topic, "frame": frame, "exclude": exclude, "revoke_user": revoke_user}
     try:
         hub = running_hub()
         if hub is not None:
             if _on_event_loop(hub.loop):
-                hub.send_event(topic, frame, exclude)
+                hub.send_message(topic, message)
             else:
-                hub.loop.call_soon_threadsafe(hub.send_event, topic, frame, exclude)
+                hub.loop.call_soon_threadsafe(hub.send_message, topic, message)
             return
         # No hub in this process (a management command, a worker): send through the layer.
-        message = {"type": EVENT_TYPE, "key": topic, "frame": frame, "exclude": exclude}
         layer = get_channel_layer()
         if _on_event_loop():
             asyncio.get_running_loop().create_task(layer.group_send(group_name(topic), message))

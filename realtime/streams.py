@@ -19,10 +19,14 @@ from realtime.models import Stream, StreamEvent
 
 @dataclass(slots=True)
 class Resume:
-    """What a rejoining client missed: the stored frames, or `reset` when they cannot all be given."""
+    """What a rejoining client missed: the stored frames, or `reset` when they cannot all be given.
+
+    `seq` is the stream's head when read, so a client that saw no event yet knows where to resume.
+    """
 
     frames: list[str]
     reset: bool
+    seq: int
 
 
 def _next_seq(topic: str) -> int:
@@ -57,21 +61,22 @@ def stream_last_seq(topic: str) -> int:
     return Stream.objects.filter(topic=topic).values_list("last_seq", flat=True).first() or 0
 
 
-def stream_resume(*, topic: str, since: int) -> Resume:
+def stream_resume(*, topic: str, since: int | None) -> Resume:
     """Every event of `topic` after `since`, in order, or `reset` when more than the history
-    limit were missed, when some were trimmed, or when `since` is ahead of the stream."""
+    limit were missed, when some were trimmed, or when `since` is ahead of the stream.
+    With `since` None (a first join) nothing is missed."""
     limit = settings.REALTIME_HISTORY_LIMIT
     last = stream_last_seq(topic)
-    if since == last:
-        return Resume(frames=[], reset=False)
+    if since is None or since == last:
+        return Resume(frames=[], reset=False, seq=last)
     if since > last or last - since > limit:
-        return Resume(frames=[], reset=True)
+        return Resume(frames=[], reset=True, seq=last)
     rows = list(
         StreamEvent.objects.filter(topic=topic, seq__gt=since).order_by("seq").values_list("seq", "frame")[: limit + 1]
     )
     if not rows or rows[0][0] != since + 1 or len(rows) > limit:
-        return Resume(frames=[], reset=True)
-    return Resume(frames=[frame for _, frame in rows], reset=False)
+        return Resume(frames=[], reset=True, seq=last)
+    return Resume(frames=[frame for _, frame in rows], reset=False, seq=max(last, rows[-1][0]))
 
 
 def stream_trim(*, keep: int | None = None, days: int | None = None) -> int:

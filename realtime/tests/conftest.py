@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from config.errors import Forbidden, Invalid, NotFound
 from realtime import registry
 from realtime.hub import stop_hub
-from realtime.publish import publish
+from realtime.publish import publish, revoke
 from realtime.registry import JoinContext, Joined, SendContext, TopicHandler, require_user
 
 
@@ -23,7 +23,7 @@ class EchoHandler(TopicHandler):
     `test:private` admits only the user named "owner"."""
 
     prefix = "test"
-    events = frozenset({"echo", "shout", "fail", "whoami"})
+    events = frozenset({"echo", "shout", "fail", "whoami", "end"})
     inline_events = frozenset({"shout"})
     replayable = True
     presence = True
@@ -44,6 +44,11 @@ class EchoHandler(TopicHandler):
             raise Invalid(fields={"text": "Always fails."})
         if ctx.event == "whoami":
             return {"state": ctx.state}
+        if ctx.event == "end":
+            with transaction.atomic():
+                publish(ctx.key, "ended", lambda seq: {"at": seq}, replayable=True)
+                revoke(ctx.key)
+            return {}
         with transaction.atomic():
             seq = publish(ctx.key, "echoed", {"text": ctx.payload.get("text")}, replayable=True)
         return {"seq": seq}

@@ -170,7 +170,7 @@ async def test_join_reply_has_presence_and_stream_state(make_user):
     assert reply["ok"] is True
     payload = reply["payload"]
     assert payload["room"] == "a"
-    assert payload["missed"] == [] and payload["reset"] is False
+    assert payload["missed"] == [] and payload["reset"] is False and payload["seq"] == 0
     assert payload["presence"] == [{"id": ann.pk, "username": "ann", "display_name": "Ann"}]
     assert payload["presence_count"] == 1
     await client.disconnect()
@@ -333,3 +333,19 @@ async def test_origin_must_match_scheme_host_and_port(origin, allowed):
     if not allowed:
         assert code == 4403
     await communicator.disconnect()
+
+
+async def test_revoke_removes_everyone_after_the_explaining_event():
+    a, b = await open_client(), await open_client()
+    await a.join("test:room")
+    await b.join("test:room")
+    assert (await a.request(op="send", topic="test:room", event="end", payload={}))["ok"]
+    for client in (a, b):
+        ended = await client.next_event("ended")
+        assert ended["payload"] == {"at": ended["seq"]}
+    await b.drain()
+    reply = await b.request(op="send", topic="test:room", event="echo", payload={})
+    assert reply["error"]["code"] == "not_joined"
+    assert (await b.join("test:room"))["ok"]  # a re-join is authorised afresh
+    await a.disconnect()
+    await b.disconnect()
