@@ -8,55 +8,11 @@ import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
 from rest_framework_simplejwt.tokens import AccessToken
 
-from config.errors import Forbidden, Invalid, NotFound
 from realtime import registry
 from realtime.hub import stop_hub
-from realtime.publish import publish, revoke
-from realtime.registry import JoinContext, Joined, SendContext, TopicHandler, require_user
-
-
-class EchoHandler(TopicHandler):
-    """`test:<room>`: replayable, tracked for presence; `test:missing` does not exist and
-    `test:private` admits only the user named "owner"."""
-
-    prefix = "test"
-    events = frozenset({"echo", "shout", "fail", "whoami", "end"})
-    inline_events = frozenset({"shout"})
-    replayable = True
-    presence = True
-
-    def join(self, ctx: JoinContext) -> Joined:
-        if ctx.argument in (None, "missing"):
-            raise NotFound("No such room.")
-        if ctx.argument == "private":
-            user = require_user(ctx.user)
-            if user.username != "owner":
-                raise Forbidden("Owners only.")
-        if "color" in ctx.params and not isinstance(ctx.params["color"], str):
-            raise Invalid(fields={"color": "Must be a string."})
-        return Joined(reply={"room": ctx.argument}, state={"joined_as": ctx.user.username if ctx.user else None})
-
-    def handle_send(self, ctx: SendContext) -> dict[str, Any]:
-        if ctx.event == "fail":
-            raise Invalid(fields={"text": "Always fails."})
-        if ctx.event == "whoami":
-            return {"state": ctx.state}
-        if ctx.event == "end":
-            with transaction.atomic():
-                publish(ctx.key, "ended", lambda seq: {"at": seq}, replayable=True)
-                revoke(ctx.key)
-            return {}
-        with transaction.atomic():
-            seq = publish(ctx.key, "echoed", {"text": ctx.payload.get("text")}, replayable=True)
-        return {"seq": seq}
-
-    async def handle_inline(self, ctx: SendContext) -> dict[str, Any]:
-        if ctx.conn.allow_every("shout", 1.0):
-            publish(ctx.key, "shouted", {"text": ctx.payload.get("text")}, exclude=ctx.conn_id)
-        return {}
+from realtime.tests.topics import EchoHandler
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +40,8 @@ class Client:
         self.ws = communicator
         self.refs = 0
         self.hello: dict[str, Any] | None = None
+        # Frames read while waiting for a reply, kept for next_event().
+        self.backlog: list[dict[str, Any]] = []
 
     async def send(self, **frame: Any) -> str:
         self.refs += 1
@@ -101,11 +59,15 @@ class Client:
             message = await self.receive()
             if message.get("ref") == ref:
                 return message
+            self.backlog.append(message)
 
     async def join(self, topic: str, **params: Any) -> dict[str, Any]:
         return await self.request(op="join", topic=topic, params=params)
 
     async def next_event(self, event: str | None = None, timeout: float = 3) -> dict[str, Any]:
+        for index, message in enumerate(self.backlog):
+            if message.get("op") == "event" and (event is None or message["event"] == event):
+                return self.backlog.pop(index)
         while True:
             message = await self.receive(timeout)
             if message.get("op") == "event" and (event is None or message["event"] == event):
@@ -119,12 +81,14 @@ class Client:
 
     async def drain(self, quiet: float = 0.4) -> list[dict[str, Any]]:
         """Reads every frame until none arrives for `quiet` seconds (outlasts a presence window)."""
-        frames = []
+        frames, self.backlog = self.backlog, []
         while not await self.ws.receive_nothing(timeout=quiet):
             frames.append(await self.receive())
         return frames
 
     async def nothing(self, timeout: float = 0.3) -> bool:
+        if self.backlog:
+            return False
         return await self.ws.receive_nothing(timeout=timeout)
 
     async def disconnect(self) -> None:
