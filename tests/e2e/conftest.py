@@ -1,0 +1,72 @@
+"""Fixtures for end-to-end tests: real server processes, Redis, and headless Chromium."""
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.e2e.servers import ServerProcess, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Starts server processes (stopped at the end); each call takes env overrides."""
+    started: list[ServerProcess] = []
+
+    def start(env: dict[str, str] | None = None, port: int | None = None, name: str = "server") -> ServerProcess:
+        server = ServerProcess(port or free_port(), tmp_path, env, name).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A reachable Redis: REDIS_URL, else the local default; skipped without one, except in CI."""
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except redis.RedisError as error:
+        if _in_ci():
+            pytest.fail(f"Redis at {url} is unreachable in CI: {error}")
+        pytest.skip(f"Redis at {url} is unreachable: {error}")
+    return url
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium through Playwright (sync API; tests using it are collected last)."""
+    if not Path(CHROMIUM).exists():
+        if _in_ci():
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
+    try:
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            yield instance
+            instance.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
