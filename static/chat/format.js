@@ -1,0 +1,98 @@
+/**
+ * Pure helpers of the chat pages (no DOM, no network), so node:test can check
+ * them: tests/js/chat_format.test.mjs.
+ *
+ * @module chat/format
+ */
+
+/** Connection indicator text for each RealtimeClient state. */
+const CONNECTION_LABELS = {
+  connecting: 'connecting',
+  open: 'connected',
+  reconnecting: 'reconnecting',
+  closed: 'offline',
+};
+
+/**
+ * The label (and data-state) the header indicator shows for a client state.
+ * @param {string} state connecting | open | reconnecting | closed
+ * @returns {'connected'|'connecting'|'reconnecting'|'offline'}
+ */
+export function connectionLabel(state) {
+  return CONNECTION_LABELS[state] ?? 'offline';
+}
+
+/**
+ * The typing line for the names of the people typing, in the order they
+ * started: "Ann is typing…", "Ann and Ben are typing…",
+ * "Ann and 2 others are typing…"; empty when nobody types.
+ * @param {string[]} names
+ * @returns {string}
+ */
+export function typingText(names) {
+  if (names.length === 0) return '';
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return `${names[0]} and ${names.length - 1} others are typing…`;
+}
+
+/**
+ * The name to show for a protocol user object U.
+ * @param {{username?: string, display_name?: string}|null|undefined} user
+ * @returns {string}
+ */
+export function displayName(user) {
+  if (!user) return 'Someone';
+  return user.display_name || user.username || 'Someone';
+}
+
+/**
+ * One shape for channel messages M and direct messages D, so a single list
+ * renders both. `key` orders the list: the channel's `seq` for M, the `id`
+ * for D (both grow with time).
+ * @param {object} raw M or D from the protocol or REST
+ * @returns {{id: number, key: number, author: object, body: string, clientId: string|null,
+ *   createdAt: string|null, editedAt: string|null, deleted: boolean}}
+ */
+export function normalizeMessage(raw) {
+  const author = raw.author ?? raw.from ?? null;
+  return {
+    id: raw.id,
+    key: Number.isInteger(raw.seq) ? raw.seq : raw.id,
+    author,
+    body: raw.deleted ? '' : (raw.body ?? ''),
+    clientId: raw.client_id ?? null,
+    createdAt: raw.created_at ?? null,
+    editedAt: raw.edited_at ?? null,
+    deleted: !!raw.deleted,
+  };
+}
+
+/**
+ * Short local time for an ISO 8601 timestamp ("14:05"), or '' when absent.
+ * @param {string|null} iso
+ * @returns {string}
+ */
+export function shortTime(iso) {
+  if (!iso) return '';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '';
+  return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/**
+ * The text of a server error for the user: its message, or the first field
+ * problem, or the code.
+ * @param {any} error an Error from RealtimeClient (`.code`, `.fields`,
+ *   `.message`) or a REST error body
+ * @returns {string}
+ */
+export function errorText(error) {
+  if (!error) return 'Something went wrong.';
+  const fields = error.fields && typeof error.fields === 'object' ? Object.values(error.fields) : [];
+  const first = fields.flat().find((value) => typeof value === 'string' && value);
+  if (error.code === 'not_connected' || error.code === 'disconnected') return 'Not connected; try again.';
+  if (error.code === 'queue_full') return 'Too many messages waiting for the connection.';
+  if (error.code === 'too_large') return 'That message is too long.';
+  return error.message || error.detail || first || error.code || 'Something went wrong.';
+}

@@ -1,0 +1,49 @@
+// Pure helpers of the chat pages (static/chat/format.js).
+// Run: node --test tests/js/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { connectionLabel, displayName, errorText, normalizeMessage, typingText } from '../../static/chat/format.js';
+
+test('typingText names one, two, then counts the others', () => {
+  assert.equal(typingText([]), '');
+  assert.equal(typingText(['Ann']), 'Ann is typing…');
+  assert.equal(typingText(['Ann', 'Ben']), 'Ann and Ben are typing…');
+  assert.equal(typingText(['Ann', 'Ben', 'Cy']), 'Ann and 2 others are typing…');
+  assert.equal(typingText(['Ann', 'Ben', 'Cy', 'Di']), 'Ann and 3 others are typing…');
+});
+
+test('connectionLabel maps client states to the indicator', () => {
+  assert.equal(connectionLabel('open'), 'connected');
+  assert.equal(connectionLabel('connecting'), 'connecting');
+  assert.equal(connectionLabel('reconnecting'), 'reconnecting');
+  assert.equal(connectionLabel('closed'), 'offline');
+  assert.equal(connectionLabel('anything else'), 'offline');
+});
+
+test('displayName prefers the display name', () => {
+  assert.equal(displayName({ username: 'ann', display_name: 'Ann A.' }), 'Ann A.');
+  assert.equal(displayName({ username: 'ann', display_name: '' }), 'ann');
+  assert.equal(displayName(null), 'Someone');
+});
+
+test('normalizeMessage orders channel messages by seq and DMs by id', () => {
+  const channel = normalizeMessage({ id: 9, seq: 3, author: { id: 1 }, body: 'hi', client_id: 'c', deleted: false });
+  assert.equal(channel.key, 3);
+  assert.equal(channel.author.id, 1);
+  assert.equal(channel.clientId, 'c');
+  const dm = normalizeMessage({ id: 12, from: { id: 2 }, to: { id: 1 }, body: 'yo' });
+  assert.equal(dm.key, 12);
+  assert.equal(dm.author.id, 2);
+});
+
+test('normalizeMessage never keeps the text of a deleted message', () => {
+  assert.equal(normalizeMessage({ id: 1, seq: 1, body: 'secret', deleted: true }).body, '');
+});
+
+test('errorText prefers the server message, then field problems', () => {
+  assert.equal(errorText({ code: 'forbidden', message: 'Only friends.' }), 'Only friends.');
+  assert.equal(errorText({ code: 'invalid', message: '', fields: { body: ['Too long.'] } }), 'Too long.');
+  assert.equal(errorText({ code: 'not_connected', message: 'x' }), 'Not connected; try again.');
+  assert.equal(errorText(null), 'Something went wrong.');
+});
