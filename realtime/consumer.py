@@ -26,6 +26,7 @@ from realtime import protocol, registry
 from realtime.auth import Identity, identity_from_session, identity_from_token
 from realtime.hub import Hub, get_hub
 from realtime.limits import ErrorWindow, TokenBucket
+from realtime.middleware import SERVER_SEND
 from realtime.registry import JoinContext, Joined, SendContext, TopicHandler
 from realtime.streams import Resume, stream_resume
 
@@ -77,7 +78,9 @@ class Connection:
         self._outbox_bytes = 0
         self._writing = False
         self._expiry_timer: asyncio.TimerHandle | None = None
-        self._transport = _daphne_transport(send)
+        self._server_send = scope.get(SERVER_SEND, send)
+        self._protocol = _daphne_protocol(self._server_send)
+        self._transport = getattr(self._protocol, "transport", None)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -172,8 +175,18 @@ class Connection:
     # -- output ------------------------------------------------------------------
 
     def write(self, frame: str) -> None:
-        """Queues one frame; drops the connection when its unsent output passes the bound."""
+        """Sends or queues one frame; drops the connection when its unsent output passes the bound."""
         if self.closed:
+            return
+        if self._protocol is not None and not self._writing:
+            # daphne's send only appends to Twisted's buffer: write straight through, no task per frame.
+            if self._transport_buffered() + len(frame) > settings.REALTIME_MAX_BUFFERED_BYTES:
+                self._drop_slow_reader()
+                return
+            try:
+                self._protocol.handle_reply({"type": "websocket.send", "text": frame})
+            except Exception:
+                logger.debug("Write to closing connection %s ignored", self.conn_id)
             return
         self._outbox.append(frame)
         self._outbox_bytes += len(frame)
@@ -235,9 +248,8 @@ class Connection:
         self.closed = True
         self._outbox.clear()
         self._outbox_bytes = 0
-        protocol_instance = self._send.args[0] if isinstance(self._send, partial) and self._send.args else None
-        if protocol_instance is not None and hasattr(protocol_instance, "dropConnection"):
-            protocol_instance.dropConnection(abort=True)
+        if self._protocol is not None:
+            self._protocol.dropConnection(abort=True)
         else:
             asyncio.get_running_loop().create_task(self._send({"type": "websocket.close", "code": CLOSE_SERVER_ERROR}))
 
@@ -420,10 +432,16 @@ def _join_in_thread(handler: TopicHandler, ctx: JoinContext) -> tuple[Joined, Re
     return joined, stream_resume(topic=ctx.key, since=since)
 
 
-def _daphne_transport(send: Any) -> Any:
-    """Twisted's transport behind daphne's send callable, to read its write buffer."""
-    if isinstance(send, partial) and send.args:
-        return getattr(send.args[0], "transport", None)
+def _daphne_protocol(send: Any) -> Any:
+    """daphne's WebSocket protocol behind its send callable (`partial(server.handle_reply, protocol)`).
+
+    Through it the connection writes frames synchronously and reads Twisted's write
+    buffer, which daphne never applies backpressure to. None on other servers.
+    """
+    if isinstance(send, partial) and send.args and hasattr(send.args[0], "dropConnection"):
+        protocol = send.args[0]
+        if hasattr(protocol, "handle_reply") and hasattr(protocol, "transport"):
+            return protocol
     return None
 
 

@@ -7,6 +7,7 @@ from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
 
 Scope = dict[str, Any]
+SERVER_SEND = "realtime.server_send"
 
 
 def normalise_origin(origin: str) -> str | None:
@@ -48,7 +49,9 @@ class OriginValidator:
             if message["type"] == "websocket.connect":
                 await send({"type": "websocket.close", "code": 4403})
             return
-        await self.app(scope, receive, send)
+        # The server's own send callable, before other middleware wraps it: the consumer
+        # reads daphne's write buffer through it (see Connection._transport_buffered).
+        await self.app({**scope, SERVER_SEND: send}, receive, send)
 
 
 def realtime_middleware(app: Any) -> Any:

@@ -1,0 +1,51 @@
+"""A client that stops reading is dropped before it can grow daphne's memory without bound."""
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def test_connection_that_stops_reading_is_dropped(servers):
+    server = servers({"REALTIME_MAX_BUFFERED_BYTES": str(1024 * 1024), "REALTIME_RATE": "100000/100000"}, name="slow")
+    text = "x" * 30_000
+
+    async def scenario() -> tuple[bool, int]:
+        # max_queue=1 and no recv(): the client library stops reading the socket, like a stuck tab.
+        stuck = await websockets.connect(server.ws_url, max_queue=1)
+        await stuck.send(json.dumps({"op": "join", "ref": "1", "topic": "test:firehose"}))
+        writer = await websockets.connect(server.ws_url)
+        await writer.recv()  # hello
+        await writer.send(json.dumps({"op": "join", "ref": "1", "topic": "test:firehose"}))
+        while json.loads(await writer.recv()).get("ref") != "1":
+            pass
+        baseline = rss_kib(server.process.pid)
+        for i in range(600):  # ~18 MB for the stuck client: far past kernel buffers and the bound
+            await writer.send(
+                json.dumps(
+                    {"op": "send", "ref": f"s{i}", "topic": "test:firehose", "event": "echo", "payload": {"text": text}}
+                )
+            )
+            while True:
+                frame = json.loads(await writer.recv())
+                if frame.get("ref") == f"s{i}":
+                    break
+            if "not reading its frames" in server.log():
+                break
+        growth = rss_kib(server.process.pid) - baseline
+        await writer.close()
+        stuck.transport.abort()
+        await stuck.wait_closed()
+        return "not reading its frames" in server.log(), growth
+
+    dropped, growth_kib = asyncio.run(scenario())
+    assert dropped, server.log()[-2000:]
+    assert growth_kib < 64 * 1024, f"server grew by {growth_kib} KiB"
