@@ -31,6 +31,14 @@ class Env:
         value = self.raw(name)
         return default if value is None else value
 
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.upper() not in choices:
+            raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
+        return value.upper()
+
     def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:

@@ -152,6 +152,13 @@ def test_database_refuses_malformed_urls(value, problem):
         read("database", value, {})
 
 
+def test_choice_reads_case_insensitively_and_refuses_others():
+    assert read("choice", "debug", "INFO", ("DEBUG", "INFO")) == "DEBUG"
+    assert read("choice", None, "INFO", ("DEBUG", "INFO")) == "INFO"
+    with pytest.raises(ImproperlyConfigured, match=r"^VAR must be one of DEBUG, INFO"):
+        read("choice", "LOUD", "INFO", ("DEBUG", "INFO"))
+
+
 def test_redis_url_accepts_redis_urls():
     for value in ["redis://localhost:6379/0", "rediss://cache.internal:6380", "unix:///run/redis.sock"]:
         assert read("redis_url", value) == value
@@ -209,6 +216,7 @@ def test_check_passes_on_embedded_defaults():
         ("REALTIME_ALLOWED_ORIGINS", "example.com"),
         ("DATABASE_URL", "mysql://u@h/db"),
         ("REDIS_URL", "http://localhost"),
+        ("LOG_LEVEL", "LOUD"),
     ],
 )
 def test_check_fails_naming_a_malformed_variable(name, value):
