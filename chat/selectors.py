@@ -1,0 +1,384 @@
+"""Reads shared by REST, pages and the realtime topics, each scoped to the viewer.
+
+Also the one place that turns rows into the protocol's objects: `message_data` (M),
+`dm_data` (D), `channel_data` and the unread counters, so REST and WebSocket agree.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import Follow, User
+from accounts.selectors import friends_of, user_public
+from chat.models import MODERATORS_GROUP, Channel, DirectMessage, Membership, Message
+from config.errors import Invalid, NotFound
+from realtime.hub import online_user_ids
+
+JOIN_HISTORY = 50
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a history, oldest first; `has_older`/`has_newer` say whether more exist."""
+
+    items: list[Any]
+    has_older: bool
+    has_newer: bool
+
+
+# -- protocol objects ------------------------------------------------------------
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, the same text DRF writes for its own datetimes."""
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    """The protocol's M. A deleted message has an empty body, whoever asks."""
+    deleted = message.deleted_at is not None
+    return {
+        "id": message.pk,
+        "seq": message.seq,
+        "channel": message.channel_id,
+        "author": user_public(message.author),
+        "body": "" if deleted else message.body,
+        "client_id": message.client_id,
+        "created_at": timestamp(message.created_at),
+        "edited_at": timestamp(message.edited_at),
+        "deleted": deleted,
+    }
+
+
+def dm_data(message: DirectMessage) -> dict[str, Any]:
+    """The protocol's D. A deleted message has an empty body, whoever asks."""
+    deleted = message.deleted_at is not None
+    return {
+        "id": message.pk,
+        "from": user_public(message.sender),
+        "to": user_public(message.recipient),
+        "body": "" if deleted else message.body,
+        "client_id": message.client_id,
+        "created_at": timestamp(message.created_at),
+        "edited_at": timestamp(message.edited_at),
+        "read_at": timestamp(message.read_at),
+        "deleted": deleted,
+    }
+
+
+def channel_data(channel: Channel) -> dict[str, Any]:
+    """A channel as clients see it; uses the `member_count` annotation when present."""
+    member_count = getattr(channel, "member_count", None)
+    if member_count is None:
+        member_count = channel.memberships.count()
+    return {
+        "id": channel.pk,
+        "name": channel.name,
+        "slug": channel.slug,
+        "description": channel.description,
+        "is_private": channel.is_private,
+        "is_archived": channel.is_archived,
+        "created_at": timestamp(channel.created_at),
+        "member_count": member_count,
+    }
+
+
+def membership_data(membership: Membership) -> dict[str, Any]:
+    return {"user": user_public(membership.user), "role": membership.role, "joined_at": timestamp(membership.joined_at)}
+
+
+# -- permissions -----------------------------------------------------------------
+
+
+def is_moderator(user: User) -> bool:
+    """Superusers and members of the `moderators` group (read fresh, not from a cache)."""
+    if not user.is_active:
+        return False
+    return user.is_superuser or user.groups.filter(name=MODERATORS_GROUP).exists()
+
+
+# -- channels --------------------------------------------------------------------
+
+
+def _visible_channels(user: User) -> QuerySet[Channel]:
+    is_member = Exists(Membership.objects.filter(channel=OuterRef("pk"), user=user))
+    return Channel.objects.filter(Q(is_private=False) | is_member)
+
+
+def _with_member_count(qs: QuerySet[Channel]) -> QuerySet[Channel]:
+    counts = Membership.objects.filter(channel=OuterRef("pk")).order_by().values("channel").annotate(n=Count("pk"))
+    return qs.annotate(member_count=Coalesce(Subquery(counts.values("n")), Value(0), output_field=IntegerField()))
+
+
+def channel_list_for_user(
+    *, user: User, joined: bool | None = None, archived: bool | None = None, search: str | None = None
+) -> QuerySet[Channel]:
+    """Channels the user may see (public ones and private ones they belong to), by name.
+
+    `joined` keeps only channels they are (True) or are not (False) a member of,
+    `archived` filters on the archive flag, `search` matches a name or slug prefix.
+    Annotated with `member_count`.
+    """
+    qs = _visible_channels(user)
+    if joined is not None:
+        is_member = Exists(Membership.objects.filter(channel=OuterRef("pk"), user=user))
+        qs = qs.filter(is_member) if joined else qs.exclude(is_member)
+    if archived is not None:
+        qs = qs.filter(is_archived=archived)
+    if search:
+        qs = qs.filter(Q(name__istartswith=search) | Q(slug__istartswith=search))
+    return _with_member_count(qs).order_by("name", "id")
+
+
+def channel_get_for_user(*, user: User, channel_id: int) -> Channel:
+    """A channel the user may see, with `member_count`; NotFound for missing or someone else's private one."""
+    channel = _with_member_count(_visible_channels(user).filter(pk=channel_id)).first()
+    if channel is None:
+        raise NotFound("No such channel.")
+    return channel
+
+
+def membership_get(*, user: User, channel_id: int) -> Membership | None:
+    return Membership.objects.filter(user=user, channel_id=channel_id).select_related("channel").first()
+
+
+def channel_member_list(*, user: User, channel_id: int) -> QuerySet[Membership]:
+    """Members of a channel the user may see, oldest first; NotFound otherwise."""
+    channel = channel_get_for_user(user=user, channel_id=channel_id)
+    return Membership.objects.filter(channel=channel).select_related("user").order_by("joined_at", "id")
+
+
+# -- channel messages ------------------------------------------------------------
+
+
+def message_list_latest(*, channel_id: int, limit: int = JOIN_HISTORY) -> list[Message]:
+    """The last `limit` messages of a channel (deleted ones included as such), oldest first."""
+    rows = Message.objects.filter(channel_id=channel_id).select_related("author").order_by("-seq")[:limit]
+    return list(rows)[::-1]
+
+
+def message_page(
+    *, user: User, channel_id: int, before: int | None = None, after: int | None = None, limit: int = JOIN_HISTORY
+) -> Page:
+    """A page of a visible channel's messages by seq, oldest first.
+
+    No cursor: the newest page. `before`: the newest `limit` messages below that seq.
+    `after`: the oldest `limit` above it (both: within the range). An empty page has
+    neither older nor newer. NotFound for a channel the user may not see.
+    """
+    channel = channel_get_for_user(user=user, channel_id=channel_id)
+    qs = Message.objects.filter(channel=channel)
+    window = qs.select_related("author")
+    if before is not None:
+        window = window.filter(seq__lt=before)
+    if after is not None:
+        window = window.filter(seq__gt=after)
+        rows = list(window.order_by("seq")[:limit])
+    else:
+        rows = list(window.order_by("-seq")[:limit])[::-1]
+    if not rows:
+        return Page(items=[], has_older=False, has_newer=False)
+    return Page(
+        items=rows,
+        has_older=qs.filter(seq__lt=rows[0].seq).exists(),
+        has_newer=qs.filter(seq__gt=rows[-1].seq).exists(),
+    )
+
+
+def message_get_for_user(*, user: User, message_id: int) -> Message:
+    """A message in a channel the user may see; NotFound otherwise."""
+    message = (
+        Message.objects.filter(pk=message_id, channel__in=_visible_channels(user))
+        .select_related("author", "channel")
+        .first()
+    )
+    if message is None:
+        raise NotFound("No such message.")
+    return message
+
+
+# -- direct messages -------------------------------------------------------------
+
+
+def _between(user_id: int, other_id: int) -> Q:
+    return Q(sender_id=user_id, recipient_id=other_id) | Q(sender_id=other_id, recipient_id=user_id)
+
+
+def _dm_counts_as_unread() -> Q:
+    """Unread DMs: not read, not deleted, and from a current friend of the recipient."""
+    return Q(
+        Exists(Follow.objects.filter(follower_id=OuterRef("sender_id"), followee_id=OuterRef("recipient_id"))),
+        Exists(Follow.objects.filter(follower_id=OuterRef("recipient_id"), followee_id=OuterRef("sender_id"))),
+        read_at__isnull=True,
+        deleted_at__isnull=True,
+        sender__is_active=True,
+    )
+
+
+def dm_partner_get(*, user: User, user_id: int) -> User:
+    """The other party of a conversation: any other user; NotFound for oneself or no such user."""
+    other = User.objects.filter(pk=user_id).exclude(pk=user.pk).first()
+    if other is None:
+        raise NotFound("No such user.")
+    return other
+
+
+def dm_page(
+    *, user: User, other_id: int, before: int | None = None, after: int | None = None, limit: int = JOIN_HISTORY
+) -> Page:
+    """A page of the conversation between the user and `other_id`, oldest first.
+
+    Cursors are message ids of that conversation, ordered by time (ties by id).
+    NotFound for an unknown user; Invalid for a cursor outside the conversation.
+    """
+    other = dm_partner_get(user=user, user_id=other_id)
+    qs = DirectMessage.objects.filter(_between(user.pk, other.pk))
+
+    def position(name: str, message_id: int) -> tuple[datetime, int]:
+        created_at = qs.filter(pk=message_id).values_list("created_at", flat=True).first()
+        if created_at is None:
+            raise Invalid(fields={name: "No such message in this conversation."})
+        return created_at, message_id
+
+    def older_than(at: tuple[datetime, int]) -> Q:
+        return Q(created_at__lt=at[0]) | Q(created_at=at[0], pk__lt=at[1])
+
+    def newer_than(at: tuple[datetime, int]) -> Q:
+        return Q(created_at__gt=at[0]) | Q(created_at=at[0], pk__gt=at[1])
+
+    window = qs.select_related("sender", "recipient")
+    before_at = position("before", before) if before is not None else None
+    after_at = position("after", after) if after is not None else None
+    if before_at is not None:
+        window = window.filter(older_than(before_at))
+    if after_at is not None:
+        window = window.filter(newer_than(after_at))
+        rows = list(window.order_by("created_at", "pk")[:limit])
+    else:
+        rows = list(window.order_by("-created_at", "-pk")[:limit])[::-1]
+    if not rows:
+        return Page(items=[], has_older=False, has_newer=False)
+    return Page(
+        items=rows,
+        has_older=qs.filter(older_than((rows[0].created_at, rows[0].pk))).exists(),
+        has_newer=qs.filter(newer_than((rows[-1].created_at, rows[-1].pk))).exists(),
+    )
+
+
+def dm_get_for_user(*, user: User, message_id: int) -> DirectMessage:
+    """A direct message the user sent or received; NotFound otherwise."""
+    message = (
+        DirectMessage.objects.filter(Q(sender=user) | Q(recipient=user), pk=message_id)
+        .select_related("sender", "recipient")
+        .first()
+    )
+    if message is None:
+        raise NotFound("No such message.")
+    return message
+
+
+def conversation_list(*, user: User) -> QuerySet[User]:
+    """The user's friends with at least one message between them, most recent conversation first.
+
+    Annotated with `last_message_id`, `last_message_at` and `unread_count`; pass a page
+    of them to `conversation_entries` for the full entries.
+    """
+    latest = DirectMessage.objects.filter(
+        Q(sender=user, recipient=OuterRef("pk")) | Q(sender=OuterRef("pk"), recipient=user)
+    ).order_by("-created_at", "-pk")
+    unread = (
+        DirectMessage.objects.filter(_dm_counts_as_unread(), sender=OuterRef("pk"), recipient=user)
+        .order_by()
+        .values("sender")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        friends_of(user)
+        .annotate(
+            last_message_id=Subquery(latest.values("pk")[:1]),
+            last_message_at=Subquery(latest.values("created_at")[:1]),
+            unread_count=Coalesce(Subquery(unread), Value(0), output_field=IntegerField()),
+        )
+        .filter(last_message_id__isnull=False)
+        .order_by("-last_message_at", "-last_message_id")
+    )
+
+
+def conversation_entries(*, friends: list[User]) -> list[dict[str, Any]]:
+    """`{"user": U, "last_message": D, "unread_count", "is_online"}` for a page of `conversation_list`."""
+    messages = DirectMessage.objects.select_related("sender", "recipient").in_bulk(
+        [friend.last_message_id for friend in friends]  # type: ignore[attr-defined]
+    )
+    online = online_user_ids(friend.pk for friend in friends)
+    entries = []
+    for friend in friends:
+        last = messages.get(friend.last_message_id)  # type: ignore[attr-defined]
+        entries.append(
+            {
+                "user": user_public(friend),
+                "last_message": dm_data(last) if last is not None else None,
+                "unread_count": friend.unread_count,  # type: ignore[attr-defined]
+                "is_online": friend.pk in online,
+            }
+        )
+    return entries
+
+
+# -- unread counters -------------------------------------------------------------
+
+
+def unread_counts(*, user_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The inbox counters of each user, in two queries whatever their number.
+
+    `{"dms": unread DMs from friends, "notifications": 0, "channels": {"<id>": n}}`,
+    with every channel the user belongs to. A channel message is unread when its seq
+    is above the member's read mark, someone else wrote it and it is not deleted.
+    """
+    counts: dict[int, dict[str, Any]] = {
+        user_id: {"dms": 0, "notifications": 0, "channels": {}} for user_id in user_ids
+    }
+    if not counts:
+        return counts
+    unread_messages = (
+        Message.objects.filter(channel=OuterRef("channel_id"), seq__gt=OuterRef("last_read_seq"), deleted_at=None)
+        .exclude(author=OuterRef("user_id"))
+        .order_by()
+        .values("channel")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    memberships = (
+        Membership.objects.filter(user_id__in=counts)
+        .annotate(unread=Coalesce(Subquery(unread_messages), Value(0), output_field=IntegerField()))
+        .order_by("channel_id")
+        .values_list("user_id", "channel_id", "unread")
+    )
+    for user_id, channel_id, unread in memberships:
+        counts[user_id]["channels"][str(channel_id)] = unread
+    dms = (
+        DirectMessage.objects.filter(_dm_counts_as_unread(), recipient_id__in=counts)
+        .order_by()
+        .values("recipient_id")
+        .annotate(n=Count("pk"))
+        .values_list("recipient_id", "n")
+    )
+    for user_id, unread in dms:
+        counts[user_id]["dms"] = unread
+    return counts
+
+
+def unread_for_user(*, user: User) -> dict[str, Any]:
+    """The user's inbox counters (see `unread_counts`): the inbox join reply's `unread`."""
+    return unread_counts(user_ids=[user.pk])[user.pk]
+
+
+def channel_unread_count(*, membership: Membership) -> int:
+    return (
+        Message.objects.filter(channel_id=membership.channel_id, seq__gt=membership.last_read_seq, deleted_at=None)
+        .exclude(author_id=membership.user_id)
+        .count()
+    )
