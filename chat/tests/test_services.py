@@ -1,0 +1,670 @@
+"""Services against the real database: every rule, every refusal, and what each publishes."""
+
+import pytest
+from django.db import IntegrityError
+
+from accounts.models import Follow
+from accounts.tests.factories import FollowFactory, UserFactory
+from chat import services
+from chat.models import Channel, DirectMessage, Membership, Message, MessageEdit
+from chat.selectors import unread_for_user
+from chat.tests.conftest import join, make_friends
+from chat.tests.factories import ChannelFactory
+from config.errors import Conflict, Forbidden, Invalid, NotFound
+from realtime.models import StreamEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def send(user, channel, body="hello", client_id=None):
+    send.counter = getattr(send, "counter", 0) + 1
+    message, _ = services.message_create(
+        user=user, channel_id=channel.pk, body=body, client_id=client_id or f"c{send.counter}"
+    )
+    return message
+
+
+def dm(sender, recipient, body="hi", client_id=None):
+    dm.counter = getattr(dm, "counter", 0) + 1
+    message, _ = services.dm_send(
+        sender=sender, recipient_id=recipient.pk, body=body, client_id=client_id or f"d{dm.counter}"
+    )
+    return message
+
+
+def stream(topic):
+    return list(StreamEvent.objects.filter(topic=topic).order_by("seq").values_list("seq", "event"))
+
+
+# -- channels --------------------------------------------------------------------
+
+
+def test_channel_create_makes_creator_admin_and_derives_slug(ann, published, committed):
+    with committed():
+        channel = services.channel_create(user=ann, name="  Team Talk ", description=" About the team ")
+
+    assert (channel.name, channel.slug, channel.description, channel.is_private) == (
+        "Team Talk",
+        "team-talk",
+        "About the team",
+        False,
+    )
+    assert Membership.objects.get(channel=channel).role == Membership.Role.ADMIN
+    assert published.of(f"inbox:{ann.pk}", "unread") == [
+        {"dms": 0, "notifications": 0, "channels": {str(channel.pk): 0}}
+    ]
+
+
+def test_channel_create_numbers_a_taken_derived_slug_but_refuses_a_taken_explicit_one(ann):
+    first = services.channel_create(user=ann, name="Team")
+    second = services.channel_create(user=ann, name="Team")
+    assert (first.slug, second.slug) == ("team", "team-2")
+
+    with pytest.raises(Invalid) as error:
+        services.channel_create(user=ann, name="Other", slug="team")
+    assert "slug" in error.value.fields
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        ({"name": "   "}, "name"),
+        ({"name": "x" * 81}, "name"),
+        ({"name": "ok", "slug": "Not A Slug"}, "slug"),
+        ({"name": "!!!"}, "slug"),
+        ({"name": "ok", "description": "d" * 501}, "description"),
+    ],
+)
+def test_channel_create_refuses_invalid_fields(ann, fields, bad):
+    with pytest.raises(Invalid) as error:
+        services.channel_create(user=ann, **fields)
+    assert bad in error.value.fields
+    assert not Channel.objects.exists()
+
+
+def test_channel_join_public_starts_with_everything_read(general, ann, cat):
+    send(ann, general)
+    send(ann, general)
+
+    membership, created = services.channel_join(user=cat, channel_id=general.pk)
+    again, created_again = services.channel_join(user=cat, channel_id=general.pk)
+
+    assert created and not created_again and again.pk == membership.pk
+    assert membership.last_read_seq == 2
+    assert unread_for_user(user=cat)["channels"] == {str(general.pk): 0}
+
+
+def test_channel_join_refusals(secret, cat, ann):
+    archived = ChannelFactory(is_archived=True)
+    with pytest.raises(NotFound):
+        services.channel_join(user=cat, channel_id=999_999)
+    with pytest.raises(Forbidden):
+        services.channel_join(user=cat, channel_id=secret.pk)
+    with pytest.raises(Forbidden):
+        services.channel_join(user=cat, channel_id=archived.pk)
+    assert not Membership.objects.filter(user=cat).exists()
+    # A member of a private channel gets their membership back.
+    assert services.channel_join(user=ann, channel_id=secret.pk)[1] is False
+
+
+def test_channel_member_add_by_admin_lets_someone_into_a_private_channel(secret, ann, cat, published, committed):
+    with committed():
+        membership = services.channel_member_add(user=ann, channel_id=secret.pk, member_id=cat.pk)
+
+    assert membership.role == Membership.Role.MEMBER
+    assert published.of(f"inbox:{cat.pk}", "unread")[0]["channels"] == {str(secret.pk): 0}
+    with pytest.raises(Conflict):
+        services.channel_member_add(user=ann, channel_id=secret.pk, member_id=cat.pk)
+
+
+def test_channel_member_add_refusals(secret, general, ann, ben, cat):
+    with pytest.raises(NotFound):  # someone else's private channel is not revealed
+        services.channel_member_add(user=cat, channel_id=secret.pk, member_id=ben.pk)
+    with pytest.raises(Forbidden):  # a plain member of a public channel
+        services.channel_member_add(user=ben, channel_id=general.pk, member_id=cat.pk)
+    with pytest.raises(NotFound):
+        services.channel_member_add(user=ann, channel_id=secret.pk, member_id=999_999)
+    with pytest.raises(Invalid):
+        services.channel_member_add(user=ann, channel_id=secret.pk, member_id=cat.pk, role="owner")
+
+
+def test_moderator_may_add_members_to_any_channel(secret, mod, cat):
+    services.channel_member_add(user=mod, channel_id=secret.pk, member_id=cat.pk)
+    assert Membership.objects.filter(channel=secret, user=cat).exists()
+
+
+def test_channel_leave_revokes_the_topic_for_that_user(general, ben, monkeypatch, committed):
+    revoked = []
+    monkeypatch.setattr(services, "revoke", lambda topic, user_id=None: revoked.append((topic, user_id)))
+
+    with committed():
+        services.channel_member_remove(user=ben, channel_id=general.pk, member_id=ben.pk)
+
+    assert not Membership.objects.filter(channel=general, user=ben).exists()
+    assert revoked == [(f"chat:{general.pk}", ben.pk)]
+    with pytest.raises(NotFound):
+        services.channel_member_remove(user=ben, channel_id=general.pk, member_id=ben.pk)
+
+
+def test_channel_member_remove_of_someone_else_needs_admin(general, ann, ben, cat):
+    join(cat, general)
+    with pytest.raises(Forbidden):
+        services.channel_member_remove(user=ben, channel_id=general.pk, member_id=cat.pk)
+    services.channel_member_remove(user=ann, channel_id=general.pk, member_id=cat.pk)
+    assert not Membership.objects.filter(channel=general, user=cat).exists()
+
+
+def test_channel_update_by_admin_publishes_channel_updated(general, ann, published, committed):
+    with committed():
+        channel = services.channel_update(user=ann, channel_id=general.pk, name="Lobby", description="Hi")
+
+    assert (channel.name, channel.description) == ("Lobby", "Hi")
+    [(topic, event, payload, replayable)] = published.events
+    assert (topic, event, replayable) == (f"chat:{general.pk}", "channel.updated", True)
+    assert payload["channel"]["name"] == "Lobby" and payload["channel"]["member_count"] == 2
+    assert stream(f"chat:{general.pk}") == [(1, "channel.updated")]
+
+
+def test_channel_update_without_change_publishes_nothing(general, ann, published):
+    services.channel_update(user=ann, channel_id=general.pk, name="General")
+    assert published.events == []
+
+
+def test_channel_update_refusals(general, secret, ben, cat):
+    with pytest.raises(Forbidden):
+        services.channel_update(user=ben, channel_id=general.pk, name="Mine")
+    with pytest.raises(NotFound):
+        services.channel_update(user=cat, channel_id=secret.pk, name="Mine")
+    with pytest.raises(NotFound):
+        services.channel_update(user=cat, channel_id=999_999, name="Mine")
+
+
+def test_archived_channel_takes_no_changes_until_unarchived(general, mod):
+    services.channel_update(user=mod, channel_id=general.pk, is_archived=True)
+
+    with pytest.raises(Forbidden):
+        services.channel_update(user=mod, channel_id=general.pk, name="Renamed")
+    channel = services.channel_update(user=mod, channel_id=general.pk, is_archived=False, name="Renamed")
+    assert (channel.is_archived, channel.name) == (False, "Renamed")
+
+
+# -- channel messages ------------------------------------------------------------
+
+
+def test_message_create_stores_the_seq_of_its_created_event(general, ann, published, committed):
+    with committed():
+        first = send(ann, general, "  first  ")
+        second = send(ann, general, "second")
+
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.body == "first"
+    assert stream(f"chat:{general.pk}") == [(1, "message.created"), (2, "message.created")]
+    payloads = published.of(f"chat:{general.pk}", "message.created")
+    assert [p["message"]["seq"] for p in payloads] == [1, 2]
+    assert payloads[0]["message"] == {
+        "id": first.pk,
+        "seq": 1,
+        "channel": general.pk,
+        "author": {"id": ann.pk, "username": "ann", "display_name": "Ann"},
+        "body": "first",
+        "client_id": first.client_id,
+        "created_at": first.created_at.isoformat().replace("+00:00", "Z"),
+        "edited_at": None,
+        "deleted": False,
+    }
+    frame = StreamEvent.objects.get(topic=f"chat:{general.pk}", seq=1).frame
+    assert '"seq":1' in frame and '"topic":"chat:' in frame
+
+
+def test_message_update_and_delete_get_new_seqs_while_the_message_keeps_its_own(general, ann):
+    message = send(ann, general)
+    services.message_update(user=ann, message_id=message.pk, body="edited")
+    services.message_delete(user=ann, message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.seq == 1
+    assert stream(f"chat:{general.pk}") == [(1, "message.created"), (2, "message.updated"), (3, "message.deleted")]
+
+
+def test_message_create_is_idempotent_by_client_id(general, ann, published):
+    first, created = services.message_create(user=ann, channel_id=general.pk, body="one", client_id="abc")
+    again, created_again = services.message_create(user=ann, channel_id=general.pk, body="two", client_id="abc")
+
+    assert created and not created_again
+    assert again.pk == first.pk and again.body == "one"
+    assert Message.objects.count() == 1
+    assert len(published.of(event="message.created")) == 1
+
+
+def test_message_create_same_client_id_in_another_channel_conflicts(general, ann):
+    other = ChannelFactory()
+    join(ann, other)
+    services.message_create(user=ann, channel_id=general.pk, body="one", client_id="abc")
+    with pytest.raises(Conflict):
+        services.message_create(user=ann, channel_id=other.pk, body="one", client_id="abc")
+
+
+def test_message_create_race_on_client_id_returns_the_first(general, ann, monkeypatch):
+    first, _ = services.message_create(user=ann, channel_id=general.pk, body="one", client_id="abc")
+    # The race: the duplicate check ran before the other send committed.
+    real = services._existing_message
+    calls = []
+
+    def late(*args):
+        calls.append(args)
+        return None if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(services, "_existing_message", late)
+    again, created = services.message_create(user=ann, channel_id=general.pk, body="two", client_id="abc")
+
+    assert not created and again.pk == first.pk
+    assert Message.objects.count() == 1
+    assert stream(f"chat:{general.pk}") == [(1, "message.created")]  # the seq was given back
+
+
+def test_message_create_other_authors_may_reuse_a_client_id(general, ann, ben):
+    services.message_create(user=ann, channel_id=general.pk, body="one", client_id="abc")
+    services.message_create(user=ben, channel_id=general.pk, body="two", client_id="abc")
+    assert Message.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "client_id", "bad"),
+    [
+        ("", "a", "body"),
+        ("   \n ", "a", "body"),
+        ("x" * 4001, "a", "body"),
+        ("ok", "", "client_id"),
+        ("ok", "c" * 65, "client_id"),
+    ],
+)
+def test_message_create_refuses_invalid_content(general, ann, body, client_id, bad):
+    with pytest.raises(Invalid) as error:
+        services.message_create(user=ann, channel_id=general.pk, body=body, client_id=client_id)
+    assert bad in error.value.fields
+    assert not Message.objects.exists()
+    assert not StreamEvent.objects.exists()
+
+
+def test_message_create_accepts_4000_characters_after_trimming(general, ann):
+    message = send(ann, general, "  " + "x" * 4000 + "  ")
+    assert len(message.body) == 4000
+
+
+def test_message_create_refusals_come_before_content_checks(general, secret, cat, ann, mod):
+    with pytest.raises(NotFound):
+        services.message_create(user=cat, channel_id=999_999, body="", client_id="a")
+    with pytest.raises(NotFound):  # a private channel one is not in is not revealed
+        services.message_create(user=cat, channel_id=secret.pk, body="", client_id="a")
+    with pytest.raises(Forbidden):  # public, but not a member
+        services.message_create(user=cat, channel_id=general.pk, body="", client_id="a")
+    services.channel_update(user=mod, channel_id=general.pk, is_archived=True)
+    with pytest.raises(Forbidden):
+        services.message_create(user=ann, channel_id=general.pk, body="", client_id="a")
+    assert not Message.objects.exists()
+
+
+def test_message_update_keeps_the_previous_body_for_moderators(general, ann, published):
+    message = send(ann, general, "first")
+    published.clear()
+
+    updated = services.message_update(user=ann, message_id=message.pk, body=" second ")
+
+    assert updated.body == "second" and updated.edited_at is not None
+    assert list(MessageEdit.objects.filter(message=message).values_list("body", "edited_by")) == [("first", ann.pk)]
+    [payload] = published.of(f"chat:{general.pk}", "message.updated")
+    assert payload["message"]["body"] == "second" and payload["message"]["seq"] == 1
+    assert payload["message"]["edited_at"] is not None
+
+
+def test_message_update_with_the_same_body_changes_nothing(general, ann, published):
+    message = send(ann, general, "same")
+    published.clear()
+    services.message_update(user=ann, message_id=message.pk, body="  same ")
+    assert published.events == [] and not MessageEdit.objects.exists()
+
+
+def test_message_update_refusals(general, secret, ann, ben, cat):
+    message = send(ann, general)
+    hidden = send(ann, secret)
+    with pytest.raises(NotFound):
+        services.message_update(user=ben, message_id=999_999, body="x")
+    with pytest.raises(NotFound):  # in a private channel ben is not in
+        services.message_update(user=ben, message_id=hidden.pk, body="x")
+    with pytest.raises(NotFound):  # not in the channel the topic names
+        services.message_update(user=ann, message_id=message.pk, body="x", channel_id=secret.pk)
+    with pytest.raises(Forbidden):
+        services.message_update(user=ben, message_id=message.pk, body="x")
+    with pytest.raises(Invalid):
+        services.message_update(user=ann, message_id=message.pk, body=" ")
+    services.message_delete(user=ann, message_id=message.pk)
+    with pytest.raises(Conflict):
+        services.message_update(user=ann, message_id=message.pk, body="x")
+
+
+def test_message_update_by_an_author_who_left_is_refused(general, ben, ann):
+    message = send(ben, general)
+    services.channel_member_remove(user=ben, channel_id=general.pk, member_id=ben.pk)
+    with pytest.raises(Forbidden):
+        services.message_update(user=ben, message_id=message.pk, body="x")
+
+
+def test_moderator_may_edit_and_delete_others_messages(general, ann, mod):
+    message = send(ann, general, "rude")
+    services.message_update(user=mod, message_id=message.pk, body="[removed]")
+    assert MessageEdit.objects.get(message=message).edited_by == mod
+    deleted = services.message_delete(user=mod, message_id=message.pk)
+    assert deleted.deleted_by == mod
+
+
+def test_superuser_counts_as_moderator(general, ann):
+    root = UserFactory(is_superuser=True)
+    message = send(ann, general)
+    services.message_delete(user=root, message_id=message.pk)
+
+
+def test_message_delete_is_soft_and_the_text_never_leaves_the_database(general, ann, published, committed):
+    message = send(ann, general, "secret words")
+    published.clear()
+
+    with committed():
+        deleted = services.message_delete(user=ann, message_id=message.pk)
+
+    assert deleted.deleted_at is not None and deleted.deleted_by == ann
+    assert Message.objects.get(pk=message.pk).body == "secret words"
+    [payload] = published.of(f"chat:{general.pk}", "message.deleted")
+    assert payload["message"]["deleted"] is True and payload["message"]["body"] == ""
+    frame = StreamEvent.objects.get(topic=f"chat:{general.pk}", event="message.deleted").frame
+    assert "secret words" not in frame
+
+
+def test_message_delete_twice_changes_nothing(general, ann, published):
+    message = send(ann, general)
+    services.message_delete(user=ann, message_id=message.pk)
+    published.clear()
+    services.message_delete(user=ann, message_id=message.pk)
+    assert published.events == []
+
+
+def test_message_delete_refusals(general, ann, ben, mod):
+    message = send(ann, general)
+    with pytest.raises(Forbidden):
+        services.message_delete(user=ben, message_id=message.pk)
+    services.channel_update(user=mod, channel_id=general.pk, is_archived=True)
+    with pytest.raises(Forbidden):  # archived: read-only for authors
+        services.message_delete(user=ann, message_id=message.pk)
+    services.message_delete(user=mod, message_id=message.pk)  # moderators still moderate
+
+
+def test_message_restore_is_for_moderators_and_publishes_the_body_again(general, ann, mod, published):
+    message = send(ann, general, "back")
+    services.message_delete(user=ann, message_id=message.pk)
+    with pytest.raises(Forbidden):
+        services.message_restore(user=ann, message_id=message.pk)
+    published.clear()
+
+    restored = services.message_restore(user=mod, message_id=message.pk)
+
+    assert restored.deleted_at is None and restored.deleted_by is None
+    [payload] = published.of(f"chat:{general.pk}", "message.updated")
+    assert payload["message"]["body"] == "back" and payload["message"]["deleted"] is False
+
+
+# -- read marks and unread counters ----------------------------------------------
+
+
+def test_unread_counts_others_messages_after_the_mark_not_deleted(general, ann, ben):
+    send(ann, general)
+    send(ben, general)  # ben's own: not unread for ben
+    gone = send(ann, general)
+    send(ann, general)
+    services.message_delete(user=ann, message_id=gone.pk)
+
+    assert unread_for_user(user=ben) == {"dms": 0, "notifications": 0, "channels": {str(general.pk): 2}}
+    assert unread_for_user(user=ann)["channels"] == {str(general.pk): 1}
+
+
+def test_channel_mark_read_moves_forward_publishes_read_and_unread(general, ann, ben, published, committed):
+    for _ in range(3):
+        send(ann, general)
+    published.clear()
+
+    with committed():
+        membership = services.channel_mark_read(user=ben, channel_id=general.pk, seq=2)
+
+    assert membership.last_read_seq == 2
+    assert published.of(f"chat:{general.pk}", "read") == [
+        {"user": {"id": ben.pk, "username": "ben", "display_name": "Ben"}, "seq": 2}
+    ]
+    assert published.of(f"inbox:{ben.pk}", "unread") == [
+        {"dms": 0, "notifications": 0, "channels": {str(general.pk): 1}}
+    ]
+
+
+def test_channel_mark_read_never_moves_back_nor_past_the_last_message(general, ann, ben, published):
+    send(ann, general)
+    send(ann, general)
+    assert services.channel_mark_read(user=ben, channel_id=general.pk, seq=99).last_read_seq == 2
+    published.clear()
+    assert services.channel_mark_read(user=ben, channel_id=general.pk, seq=1).last_read_seq == 2
+    assert published.events == []
+    assert services.channel_mark_read(user=ben, channel_id=general.pk).last_read_seq == 2
+
+
+def test_channel_mark_read_refusals(general, secret, cat, ben):
+    with pytest.raises(NotFound):
+        services.channel_mark_read(user=cat, channel_id=secret.pk, seq=1)
+    with pytest.raises(Forbidden):
+        services.channel_mark_read(user=cat, channel_id=general.pk, seq=1)
+    with pytest.raises(Invalid):
+        services.channel_mark_read(user=ben, channel_id=general.pk, seq=-1)
+
+
+def test_new_message_sends_unread_to_the_other_members_only(general, ann, ben, published, committed):
+    with committed():
+        send(ann, general)
+
+    assert published.of(f"inbox:{ben.pk}", "unread") == [
+        {"dms": 0, "notifications": 0, "channels": {str(general.pk): 1}}
+    ]
+    assert published.of(f"inbox:{ann.pk}", "unread") == []
+
+
+def test_unread_is_sent_only_to_online_users(general, ann, ben, published, monkeypatch, committed):
+    monkeypatch.setattr(services, "online_user_ids", lambda ids: set())
+    with committed():
+        send(ann, general)
+    assert published.of(event="unread") == []
+
+
+# -- direct messages -------------------------------------------------------------
+
+
+def test_dm_send_to_a_friend_reaches_both_inboxes_with_their_own_seqs(ann, ben, friends, published, committed):
+    dm(ben, ann, "earlier")  # ben's inbox and ann's inbox are at 1 now
+    FollowFactory(follower=ann, followee=UserFactory())
+    published.clear()
+
+    with committed():
+        message, created = services.dm_send(sender=ann, recipient_id=ben.pk, body=" hello ", client_id="x1")
+
+    assert created and message.body == "hello"
+    assert stream(f"inbox:{ann.pk}") == [(1, "dm.created"), (2, "dm.created")]
+    assert stream(f"inbox:{ben.pk}") == [(1, "dm.created"), (2, "dm.created")]
+    created_events = published.of(event="dm.created")
+    assert len(created_events) == 2 and created_events[0] == created_events[1]
+    assert created_events[0]["message"] == {
+        "id": message.pk,
+        "from": {"id": ann.pk, "username": "ann", "display_name": "Ann"},
+        "to": {"id": ben.pk, "username": "ben", "display_name": "Ben"},
+        "body": "hello",
+        "client_id": "x1",
+        "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
+        "edited_at": None,
+        "read_at": None,
+        "deleted": False,
+    }
+    assert published.of(f"inbox:{ben.pk}", "unread") == [{"dms": 1, "notifications": 0, "channels": {}}]
+    assert published.of(f"inbox:{ann.pk}", "unread") == []
+
+
+def test_dm_send_to_a_non_friend_is_forbidden_and_stores_nothing(ann, ben, cat):
+    FollowFactory(follower=ann, followee=cat)  # one-way follow is not friendship
+    for recipient in (ben, cat, ann):
+        with pytest.raises(Forbidden):
+            services.dm_send(sender=ann, recipient_id=recipient.pk, body="hi", client_id=f"x{recipient.pk}")
+    assert not DirectMessage.objects.exists()
+    assert not StreamEvent.objects.exists()
+
+
+def test_dm_send_refusals_in_order(ann, ben, friends):
+    inactive = UserFactory(is_active=False)
+    with pytest.raises(NotFound):
+        services.dm_send(sender=ann, recipient_id=999_999, body="", client_id="x")
+    with pytest.raises(NotFound):
+        services.dm_send(sender=ann, recipient_id=inactive.pk, body="", client_id="x")
+    with pytest.raises(Invalid):
+        services.dm_send(sender=ann, recipient_id=ben.pk, body="", client_id="x")
+    with pytest.raises(Invalid):
+        services.dm_send(sender=ann, recipient_id=ben.pk, body="x" * 4001, client_id="x")
+    assert not DirectMessage.objects.exists()
+
+
+def test_dm_send_is_idempotent_by_client_id(ann, ben, cat, friends, published):
+    make_friends(ann, cat)
+    first, _ = services.dm_send(sender=ann, recipient_id=ben.pk, body="one", client_id="same")
+    again, created = services.dm_send(sender=ann, recipient_id=ben.pk, body="two", client_id="same")
+
+    assert not created and again.pk == first.pk and DirectMessage.objects.count() == 1
+    assert len(published.of(event="dm.created")) == 2  # one per inbox, once
+    with pytest.raises(Conflict):
+        services.dm_send(sender=ann, recipient_id=cat.pk, body="one", client_id="same")
+
+
+def test_dm_send_race_on_client_id_returns_the_first(ann, ben, friends, monkeypatch):
+    first, _ = services.dm_send(sender=ann, recipient_id=ben.pk, body="one", client_id="same")
+    real, calls = services._existing_dm, []
+
+    def late(*args):
+        calls.append(args)
+        return None if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(services, "_existing_dm", late)
+    again, created = services.dm_send(sender=ann, recipient_id=ben.pk, body="two", client_id="same")
+
+    assert not created and again.pk == first.pk
+    assert stream(f"inbox:{ann.pk}") == [(1, "dm.created")]
+
+
+def test_dm_update_reaches_both_inboxes(ann, ben, friends, published):
+    message = dm(ann, ben, "frist")
+    published.clear()
+
+    services.dm_update(user=ann, message_id=message.pk, body="first")
+
+    updates = published.of(event="dm.updated")
+    assert [topic for topic, event, _, _ in published.events if event == "dm.updated"] == sorted(
+        [f"inbox:{ann.pk}", f"inbox:{ben.pk}"], key=lambda t: int(t.split(":")[1])
+    )
+    assert updates[0]["message"]["body"] == "first" and updates[0]["message"]["edited_at"] is not None
+
+
+def test_dm_update_refusals(ann, ben, cat, friends):
+    message = dm(ann, ben)
+    with pytest.raises(NotFound):  # not cat's conversation
+        services.dm_update(user=cat, message_id=message.pk, body="x")
+    with pytest.raises(Forbidden):  # the recipient
+        services.dm_update(user=ben, message_id=message.pk, body="x")
+    with pytest.raises(Invalid):
+        services.dm_update(user=ann, message_id=message.pk, body="")
+    Follow.objects.filter(follower=ben, followee=ann).delete()
+    with pytest.raises(Forbidden):  # no longer friends
+        services.dm_update(user=ann, message_id=message.pk, body="x")
+    make_friends_again = FollowFactory(follower=ben, followee=ann)
+    assert make_friends_again
+    services.dm_delete(user=ann, message_id=message.pk)
+    with pytest.raises(Conflict):
+        services.dm_update(user=ann, message_id=message.pk, body="x")
+
+
+def test_dm_delete_reaches_both_inboxes_and_hides_the_text(ann, ben, friends, published, committed):
+    message = dm(ann, ben, "oops")
+    published.clear()
+
+    with committed():
+        services.dm_delete(user=ann, message_id=message.pk)
+
+    deleted = published.of(event="dm.deleted")
+    assert len(deleted) == 2 and deleted[0]["message"]["body"] == "" and deleted[0]["message"]["deleted"]
+    assert DirectMessage.objects.get(pk=message.pk).body == "oops"
+    assert published.of(f"inbox:{ben.pk}", "unread") == [{"dms": 0, "notifications": 0, "channels": {}}]
+    with pytest.raises(Forbidden):
+        services.dm_delete(user=ben, message_id=message.pk)
+
+
+def test_dm_mark_read_marks_up_to_and_tells_both_sides(ann, ben, friends, published, committed):
+    first, second, third = dm(ben, ann), dm(ben, ann), dm(ben, ann)
+    mine = dm(ann, ben)
+    published.clear()
+
+    with committed():
+        marked, up_to = services.dm_mark_read(user=ann, other_id=ben.pk, up_to=second.pk)
+
+    assert (marked, up_to) == (2, second.pk)
+    assert DirectMessage.objects.filter(read_at__isnull=False).count() == 2
+    assert DirectMessage.objects.get(pk=mine.pk).read_at is None
+    assert published.of(f"inbox:{ann.pk}", "dm.read") == [
+        {"with": {"id": ben.pk, "username": "ben", "display_name": "Ben"}, "up_to": second.pk}
+    ]
+    assert published.of(f"inbox:{ben.pk}", "dm.read") == [
+        {"with": {"id": ann.pk, "username": "ann", "display_name": "Ann"}, "up_to": second.pk}
+    ]
+    assert published.of(f"inbox:{ann.pk}", "unread") == [{"dms": 1, "notifications": 0, "channels": {}}]
+    assert first.pk < third.pk
+
+
+def test_dm_mark_read_all_then_again_changes_nothing(ann, ben, friends, published):
+    dm(ben, ann)
+    last = dm(ben, ann)
+    assert services.dm_mark_read(user=ann, other_id=ben.pk) == (2, last.pk)
+    published.clear()
+    assert services.dm_mark_read(user=ann, other_id=ben.pk)[0] == 0
+    assert published.events == []
+
+
+def test_dm_mark_read_refusals(ann):
+    with pytest.raises(NotFound):
+        services.dm_mark_read(user=ann, other_id=999_999)
+    with pytest.raises(NotFound):
+        services.dm_mark_read(user=ann, other_id=ann.pk)
+    with pytest.raises(Invalid):
+        services.dm_mark_read(user=ann, other_id=UserFactory().pk, up_to=0)
+
+
+def test_dm_unread_counts_only_friends_unread_undeleted_messages(ann, ben, cat, friends):
+    dm(ben, ann)
+    gone = dm(ben, ann)
+    services.dm_delete(user=ben, message_id=gone.pk)
+    make_friends(cat, ann)
+    dm(cat, ann)
+    Follow.objects.filter(follower=cat, followee=ann).delete()  # cat is no longer a friend
+    assert unread_for_user(user=ann)["dms"] == 1
+
+
+def test_dm_check_constraint_refuses_messages_to_oneself(ann):
+    with pytest.raises(IntegrityError):
+        DirectMessage.objects.create(sender=ann, recipient=ann, body="x", client_id="x")
+
+
+# -- presence --------------------------------------------------------------------
+
+
+def test_presence_announce_tells_online_friends_only(ann, ben, cat, published, monkeypatch):
+    make_friends(ann, ben)
+    make_friends(ann, cat)
+    monkeypatch.setattr(services, "online_user_ids", lambda ids: {ben.pk} & set(ids))
+
+    services.presence_announce(user_id=ann.pk, online=True)
+
+    assert published.names() == [(f"inbox:{ben.pk}", "presence")]
+    assert published.of()[0] == {"user": {"id": ann.pk, "username": "ann", "display_name": "Ann"}, "online": True}
