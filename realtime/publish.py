@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -10,6 +11,7 @@ from django.db import transaction
 
 from realtime import protocol, registry
 from realtime.hub import EVENT_TYPE, group_name, running_hub
+from realtime.models import StreamEvent
 from realtime.streams import stream_append
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,23 @@ def publish(
     else:
         transaction.on_commit(lambda: broadcast(topic, frame, exclude), robust=True)
     return None
+
+
+def rewrite(topic: str, seqs: Iterable[int], payload: Any) -> int:
+    """Replaces the payload of stored replayable events of `topic`, keeping their event names and seqs.
+
+    For redaction: once a message is deleted (or edited), clients that resume must not
+    be replayed the text its earlier events carried. Call it inside the transaction of
+    the change, which publishes its own event for connected clients; nothing is sent
+    here. Events already trimmed are skipped. Returns how many events were rewritten.
+    """
+    client_topic = registry.client_topic(topic)
+    rewritten = 0
+    for stored in StreamEvent.objects.filter(topic=topic, seq__in=list(seqs)).only("pk", "seq", "event"):
+        stored.frame = protocol.event_frame(client_topic, stored.event, payload, stored.seq)
+        stored.save(update_fields=["frame"])
+        rewritten += 1
+    return rewritten
 
 
 def revoke(topic: str, *, user_id: int | None = None) -> None:

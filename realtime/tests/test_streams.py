@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from realtime.models import StreamEvent
-from realtime.publish import publish
+from realtime.publish import publish, rewrite
 from realtime.streams import stream_last_seq, stream_resume, stream_trim
 
 
@@ -100,3 +100,15 @@ def test_trim_command_uses_settings(capsys):
     with override_settings(REALTIME_RETENTION_COUNT=1):
         call_command("realtime_trim")
     assert "Deleted 2 stream events." in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_rewrite_replaces_stored_payloads_for_later_resumes():
+    append("test:redact", 3)
+
+    with transaction.atomic():
+        assert rewrite("test:redact", [1, 3, 99], {"i": "redacted"}) == 2
+
+    frames = stream_resume(topic="test:redact", since=0).frames
+    assert frames[0] == '{"op":"event","topic":"test:redact","event":"tick","payload":{"i":"redacted"},"seq":1}'
+    assert '"payload":{"i":1}' in frames[1] and '"payload":{"i":"redacted"},"seq":3' in frames[2]
