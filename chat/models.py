@@ -11,6 +11,20 @@ CHANNEL_NAME_MAX_LENGTH = 80
 CHANNEL_SLUG_MAX_LENGTH = 80
 CHANNEL_DESCRIPTION_MAX_LENGTH = 500
 MODERATORS_GROUP = "moderators"
+# What the moderators group may do in the admin, as (app_label, codename). Direct
+# messages are left out on purpose: only superusers see them.
+MODERATOR_PERMISSIONS = [
+    ("chat", "view_channel"),
+    ("chat", "change_channel"),
+    ("chat", "view_membership"),
+    ("chat", "add_membership"),
+    ("chat", "delete_membership"),
+    ("chat", "view_message"),
+    ("chat", "moderate_message"),
+    ("chat", "view_messageedit"),
+    # To pick users when adding a member.
+    ("accounts", "view_user"),
+]
 
 
 class Channel(models.Model):
@@ -75,6 +89,9 @@ class Message(models.Model):
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # [topic, seq] of each stored event that carried this message's text, so an edit or a
+    # delete can redact them: clients resuming later must not be replayed the old text.
+    stream_events = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["channel", "seq"]
@@ -122,6 +139,9 @@ class DirectMessage(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # [topic, seq] of each stored event that carried this message's text, so an edit or a
+    # delete can redact them: clients resuming later must not be replayed the old text.
+    stream_events = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -7,6 +7,7 @@ every event goes out only after commit. Services raise `config.errors` domain er
 checked in the protocol's order: NotFound, then Forbidden, then Invalid.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,7 +33,7 @@ from chat.models import (
 from chat.selectors import channel_data, dm_data, is_moderator, message_data, unread_counts
 from config.errors import Conflict, Forbidden, Invalid, NotFound
 from realtime.hub import online_user_ids
-from realtime.publish import publish, revoke
+from realtime.publish import publish, revoke, rewrite
 
 
 def inbox_key(user_id: int) -> str:
@@ -41,6 +42,15 @@ def inbox_key(user_id: int) -> str:
 
 def channel_key(channel_id: int) -> str:
     return f"chat:{channel_id}"
+
+
+def _redact(item: Message | DirectMessage, payload: dict[str, Any]) -> None:
+    """Rewrites the stored events that carried the item's earlier text to `payload` (its current state)."""
+    seqs_by_topic: dict[str, list[int]] = defaultdict(list)
+    for topic, seq in item.stream_events:
+        seqs_by_topic[topic].append(seq)
+    for topic in sorted(seqs_by_topic):
+        rewrite(topic, seqs_by_topic[topic], payload)
 
 
 # -- validation ------------------------------------------------------------------
@@ -348,6 +358,7 @@ def message_create(*, user: User, channel_id: int, body: str, client_id: str) ->
     def created(seq: int) -> dict[str, Any]:
         # Stored with the seq the stream just assigned, in the same transaction.
         message.seq = seq
+        message.stream_events = [[channel_key(channel_id), seq]]
         message.save(force_insert=True)
         return {"message": message_data(message)}
 
@@ -391,8 +402,10 @@ def _message_for_change(user: User, message_id: int, channel_id: int | None) -> 
 def message_update(*, user: User, message_id: int, body: str, channel_id: int | None = None) -> Message:
     """Edits a message's body; its author (while a member) or a moderator.
 
-    Keeps the previous body in the edit history, sets `edited_at` and publishes the
-    replayable `message.updated` `{"message": M}` (M keeps its creation seq). The same
+    Keeps the previous body in the edit history (for moderators), sets `edited_at`,
+    rewrites the stored events that carried the old text to the new one (so resuming
+    clients are not replayed it) and publishes the replayable `message.updated`
+    `{"message": M}` (M keeps its creation seq). The same
     body again changes nothing. Raises NotFound, Forbidden (someone else's message,
     archived channel), Conflict (deleted message), Invalid (body).
     """
@@ -407,16 +420,29 @@ def message_update(*, user: User, message_id: int, body: str, channel_id: int | 
             return message
         MessageEdit.objects.create(message=message, body=message.body, edited_by=user)
         message.body, message.edited_at = body, timezone.now()
-        message.save(update_fields=["body", "edited_at"])
-        publish(message.channel.topic_key, "message.updated", {"message": message_data(message)}, replayable=True)
+        _redact(message, {"message": message_data(message)})
+        _publish_message_updated(message)
     return message
+
+
+def _publish_message_updated(message: Message) -> None:
+    """Saves the message's changed text with the seq of the `message.updated` event that carries it."""
+    topic = channel_key(message.channel_id)
+
+    def updated(seq: int) -> dict[str, Any]:
+        message.stream_events.append([topic, seq])
+        message.save(update_fields=["body", "edited_at", "deleted_at", "deleted_by", "stream_events"])
+        return {"message": message_data(message)}
+
+    publish(topic, "message.updated", updated, replayable=True)
 
 
 def message_delete(*, user: User, message_id: int, channel_id: int | None = None) -> Message:
     """Soft-deletes a message; its author (while a member) or a moderator.
 
     The body stays stored for moderators; everyone else sees it as deleted from now
-    on. Publishes the replayable `message.deleted` `{"message": M}` (empty body) and
+    on, resumes included (stored events that carried its text are redacted). Publishes
+    the replayable `message.deleted` `{"message": M}` (empty body) and
     fresh `unread` counters to online members. Deleting a deleted message changes
     nothing. Raises NotFound, Forbidden (someone else's message; an archived channel,
     except for moderators).
@@ -429,6 +455,7 @@ def message_delete(*, user: User, message_id: int, channel_id: int | None = None
             return message
         message.deleted_at, message.deleted_by = timezone.now(), user
         message.save(update_fields=["deleted_at", "deleted_by"])
+        _redact(message, {"message": message_data(message)})
         publish(message.channel.topic_key, "message.deleted", {"message": message_data(message)}, replayable=True)
         _channel_readers_changed(message.channel_id, except_user_id=message.author_id)
     return message
@@ -450,8 +477,7 @@ def message_restore(*, user: User, message_id: int) -> Message:
         if not message.is_deleted:
             return message
         message.deleted_at, message.deleted_by = None, None
-        message.save(update_fields=["deleted_at", "deleted_by"])
-        publish(channel_key(message.channel_id), "message.updated", {"message": message_data(message)}, replayable=True)
+        _publish_message_updated(message)
         _channel_readers_changed(message.channel_id, except_user_id=message.author_id)
     return message
 
@@ -459,11 +485,17 @@ def message_restore(*, user: User, message_id: int) -> Message:
 # -- direct messages -------------------------------------------------------------
 
 
-def _publish_to_both(message: DirectMessage, event: str, payload: dict[str, Any]) -> None:
+def _publish_to_both(message: DirectMessage, event: str) -> None:
+    """Publishes `{"message": D}` to both inboxes; events carrying text are recorded for redaction."""
+    payload = {"message": dm_data(message)}
     # Always the lower user id's stream first: two DMs crossing in opposite directions
     # take the two stream rows' locks in the same order and cannot deadlock.
     for user_id in sorted((message.sender_id, message.recipient_id)):
-        publish(inbox_key(user_id), event, payload, replayable=True)
+        seq = publish(inbox_key(user_id), event, payload, replayable=True)
+        if not message.is_deleted:
+            message.stream_events.append([inbox_key(user_id), seq])
+    if not message.is_deleted:
+        message.save(update_fields=["stream_events"])
 
 
 def _existing_dm(sender: User, client_id: str, recipient_id: int) -> DirectMessage | None:
@@ -499,7 +531,7 @@ def dm_send(*, sender: User, recipient_id: int, body: str, client_id: str) -> tu
     try:
         with transaction.atomic():
             message = DirectMessage.objects.create(sender=sender, recipient=recipient, body=body, client_id=client_id)
-            _publish_to_both(message, "dm.created", {"message": dm_data(message)})
+            _publish_to_both(message, "dm.created")
             _unread_changed([recipient.pk])
     except IntegrityError:
         existing = _existing_dm(sender, client_id, recipient_id)
@@ -527,7 +559,8 @@ def _dm_for_sender(user: User, message_id: int) -> DirectMessage:
 def dm_update(*, user: User, message_id: int, body: str) -> DirectMessage:
     """Edits a direct message; its sender only, while still friends with the recipient.
 
-    Publishes the replayable `dm.updated` `{"message": D}` to both inboxes. The same
+    Publishes the replayable `dm.updated` `{"message": D}` to both inboxes and rewrites
+    their stored events that carried the old text. The same
     body again changes nothing. Raises NotFound (not their conversation), Forbidden
     (not the sender, no longer friends), Conflict (deleted), Invalid (body).
     """
@@ -542,14 +575,16 @@ def dm_update(*, user: User, message_id: int, body: str) -> DirectMessage:
             return message
         message.body, message.edited_at = body, timezone.now()
         message.save(update_fields=["body", "edited_at"])
-        _publish_to_both(message, "dm.updated", {"message": dm_data(message)})
+        _redact(message, {"message": dm_data(message)})
+        _publish_to_both(message, "dm.updated")
     return message
 
 
 def dm_delete(*, user: User, message_id: int) -> DirectMessage:
     """Soft-deletes a direct message; its sender only.
 
-    Publishes the replayable `dm.deleted` `{"message": D}` (empty body) to both inboxes,
+    Redacts the text from both inboxes' stored events and publishes the replayable
+    `dm.deleted` `{"message": D}` (empty body) to both inboxes,
     and fresh `unread` counters to the recipient when it was unread. Deleting a deleted
     message changes nothing. Raises NotFound (not their conversation), Forbidden (not
     the sender).
@@ -560,7 +595,8 @@ def dm_delete(*, user: User, message_id: int) -> DirectMessage:
             return message
         message.deleted_at = timezone.now()
         message.save(update_fields=["deleted_at"])
-        _publish_to_both(message, "dm.deleted", {"message": dm_data(message)})
+        _redact(message, {"message": dm_data(message)})
+        _publish_to_both(message, "dm.deleted")
         if message.read_at is None:
             _unread_changed([message.recipient_id])
     return message

@@ -668,3 +668,57 @@ def test_presence_announce_tells_online_friends_only(ann, ben, cat, published, m
 
     assert published.names() == [(f"inbox:{ben.pk}", "presence")]
     assert published.of()[0] == {"user": {"id": ann.pk, "username": "ann", "display_name": "Ann"}, "online": True}
+
+
+# -- redaction of stored events --------------------------------------------------
+
+
+def frames(topic):
+    return list(StreamEvent.objects.filter(topic=topic).order_by("seq").values_list("frame", flat=True))
+
+
+def test_edit_rewrites_stored_events_so_resumes_never_replay_the_old_text(general, ann):
+    message = send(ann, general, "first draft")
+    services.message_update(user=ann, message_id=message.pk, body="second draft")
+    services.message_update(user=ann, message_id=message.pk, body="final")
+
+    stored = frames(f"chat:{general.pk}")
+    assert len(stored) == 3 and all('"body":"final"' in frame for frame in stored)
+    assert not any("draft" in frame for frame in stored)
+    assert list(MessageEdit.objects.order_by("id").values_list("body", flat=True)) == ["first draft", "second draft"]
+
+
+def test_delete_redacts_every_stored_event_of_the_message(general, ann, mod):
+    message = send(ann, general, "secret one")
+    services.message_update(user=ann, message_id=message.pk, body="secret two")
+    other = send(ann, general, "stays")
+    services.message_delete(user=ann, message_id=message.pk)
+
+    stored = frames(f"chat:{general.pk}")
+    assert not any("secret" in frame for frame in stored)
+    assert '"body":"stays"' in stored[2]
+    assert '"event":"message.created"' in stored[0] and '"deleted":true' in stored[0]
+    # Restored and deleted again: the restore's event is redacted too.
+    services.message_restore(user=mod, message_id=message.pk)
+    assert '"body":"secret two"' in frames(f"chat:{general.pk}")[-1]
+    services.message_delete(user=mod, message_id=message.pk)
+    assert not any("secret" in frame for frame in frames(f"chat:{general.pk}"))
+    assert other.body == "stays"
+
+
+def test_dm_edit_and_delete_redact_both_inboxes(ann, ben, friends):
+    message = dm(ann, ben, "secret one")
+    services.dm_update(user=ann, message_id=message.pk, body="secret two")
+    assert not any("secret one" in f for f in frames(f"inbox:{ann.pk}") + frames(f"inbox:{ben.pk}"))
+
+    services.dm_delete(user=ann, message_id=message.pk)
+
+    for topic in (f"inbox:{ann.pk}", f"inbox:{ben.pk}"):
+        stored = frames(topic)
+        assert [('"dm.created"' in f, '"dm.updated"' in f, '"dm.deleted"' in f) for f in stored] == [
+            (True, False, False),
+            (False, True, False),
+            (False, False, True),
+        ]
+        assert not any("secret" in f for f in stored)
+    assert DirectMessage.objects.get(pk=message.pk).body == "secret two"
