@@ -133,6 +133,14 @@ def channel_list_for_user(
     return _with_member_count(qs).order_by("name", "id")
 
 
+def channel_get(*, channel_id: int) -> Channel:
+    """Any channel by id, for authorisation that must tell `not_found` from `forbidden`; NotFound otherwise."""
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        raise NotFound("No such channel.")
+    return channel
+
+
 def channel_get_for_user(*, user: User, channel_id: int) -> Channel:
     """A channel the user may see, with `member_count`; NotFound for missing or someone else's private one."""
     channel = _with_member_count(_visible_channels(user).filter(pk=channel_id)).first()

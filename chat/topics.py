@@ -10,17 +10,19 @@ from typing import Any
 
 from accounts.selectors import friend_ids_of, user_public
 from chat import selectors, services
-from chat.models import Channel, Membership
+from chat.models import Membership
 from config.errors import BadRequest, Forbidden, Invalid, NotFound
 from realtime.publish import publish
 from realtime.registry import JoinContext, Joined, SendContext, TopicHandler, require_user
 
 TYPING_EVERY = 1.0
+MAX_ID = 2**63 - 1
 
 
 def _int_field(payload: dict[str, Any], name: str) -> int:
     value = payload.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
+    # Bounded to what a database id or seq can hold (beyond it PostgreSQL raises).
+    if isinstance(value, bool) or not isinstance(value, int) or not -MAX_ID <= value <= MAX_ID:
         raise Invalid(fields={name: "Must be an integer."})
     return value
 
@@ -71,9 +73,9 @@ class ChatHandler(TopicHandler):
 
     def join(self, ctx: JoinContext) -> Joined:
         argument = ctx.argument or ""
-        channel = Channel.objects.filter(pk=int(argument)).first() if argument.isdigit() else None
-        if channel is None:
+        if not (argument.isascii() and argument.isdigit() and len(argument) <= 18):
             raise NotFound("No such channel.")
+        channel = selectors.channel_get(channel_id=int(argument))
         user = require_user(ctx.user)
         membership: Membership | None
         try:

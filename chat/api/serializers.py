@@ -21,6 +21,7 @@ from chat.models import (
 )
 
 MAX_PAGE = 200
+MAX_ID = 2**63 - 1
 
 BODY_HELP = f"1 to {BODY_MAX_LENGTH} characters after trimming."
 CLIENT_ID_HELP = (
@@ -177,13 +178,17 @@ class ChannelUpdateSerializer(serializers.Serializer):
 
 
 class MemberAddSerializer(serializers.Serializer):
-    user_id = serializers.IntegerField()
+    user_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
 
 
 class HistoryQuerySerializer(serializers.Serializer):
-    before = serializers.IntegerField(required=False, min_value=0, help_text="Only messages before this cursor.")
-    after = serializers.IntegerField(required=False, min_value=0, help_text="Only messages after this cursor.")
+    before = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_ID, help_text="Only messages before this cursor."
+    )
+    after = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_ID, help_text="Only messages after this cursor."
+    )
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=MAX_PAGE)
 
 
@@ -201,7 +206,11 @@ class MessageUpdateSerializer(serializers.Serializer):
 
 class ChannelReadSerializer(serializers.Serializer):
     seq = serializers.IntegerField(
-        required=False, allow_null=True, default=None, help_text="Read up to this seq; the last message when left out."
+        required=False,
+        allow_null=True,
+        default=None,
+        max_value=MAX_ID,
+        help_text="Read up to this seq; the last message when left out.",
     )
 
 
@@ -210,5 +219,6 @@ class DirectMessageReadSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
+        max_value=MAX_ID,
         help_text="Mark their messages up to this id; all of them when left out.",
     )

@@ -490,3 +490,13 @@ def test_no_response_shows_another_users_email(client_as, general, ann, ben, fri
         assert response.status_code == 200
         assert ann.email not in response.content.decode()
     assert ann.email not in client_as(ann).patch(f"/api/chat/messages/{message.pk}/", {"body": "e"}).content.decode()
+
+
+def test_ids_beyond_the_database_range_are_not_found_or_invalid(client_as, general, ben):
+    huge = "9" * 30
+    client = client_as(ben)
+    assert client.get(f"/api/chat/channels/{huge}/").status_code == 404
+    assert client.patch(f"/api/chat/messages/{huge}/", {"body": "x"}, format="json").status_code == 404
+    assert client.get(f"/api/chat/channels/{general.pk}/messages/", {"before": huge}).status_code == 400
+    assert client.post(f"/api/chat/channels/{general.pk}/read/", {"seq": int(huge)}, format="json").status_code == 400
+    assert client.get(f"/api/chat/channels/{'9' * 18}/").status_code == 404

@@ -122,6 +122,7 @@ async def test_join_refusals_in_protocol_order(world):
     assert (await cat.join("chat:999999"))["error"]["code"] == "not_found"
     assert (await cat.join("chat:abc"))["error"]["code"] == "not_found"
     assert (await cat.join("chat"))["error"]["code"] == "not_found"
+    assert (await cat.join("chat:" + "9" * 40))["error"]["code"] == "not_found"
     assert (await cat.join(f"chat:{w.secret.pk}"))["error"]["code"] == "forbidden"
     assert (await cat.join(f"chat:{w.general.pk}", since="x"))["error"]["code"] == "invalid"
     assert not await run(lambda: Membership.objects.filter(user=w.cat, channel=w.secret).exists())
@@ -222,6 +223,7 @@ async def test_edit_and_delete_by_author_moderator_and_others(world):
     assert (await send(ben, topic, "message.delete", id=created["id"]))["error"]["code"] == "forbidden"
     assert (await send(ann, topic, "message.update", id=999999, body="x"))["error"]["code"] == "not_found"
     assert (await send(ann, topic, "message.update", id="x", body="x"))["error"]["code"] == "invalid"
+    assert (await send(ann, topic, "message.update", id=10**30, body="x"))["error"]["code"] == "invalid"
 
     edited = await send(ann, topic, "message.update", id=created["id"], body="final")
     assert edited["payload"]["message"]["body"] == "final"
