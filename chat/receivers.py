@@ -10,6 +10,12 @@ def announce_presence(sender: Any, *, user_id: int, online: bool, **kwargs: Any)
     services.presence_announce(user_id=user_id, online=online)
 
 
+def refresh_unread_of_pair(sender: Any, *, user: Any, friend: Any, **kwargs: Any) -> None:
+    """accounts' `friendship_formed`/`friendship_ended`: unread DMs count only friends' messages,
+    so both people's counters may have changed."""
+    services.unread_publish(user_ids=[user.pk, friend.pk])
+
+
 def ensure_moderators_group(sender: Any, **kwargs: Any) -> None:
     """post_migrate: recreates the `moderators` group (made by migration 0002) when it is missing,
     e.g. after a database flush. An existing group is left as its admins configured it."""

@@ -4,6 +4,7 @@ import pytest
 from django.db import IntegrityError
 
 from accounts.models import Follow
+from accounts.services import user_unfollow
 from accounts.tests.factories import FollowFactory, UserFactory
 from chat import services
 from chat.models import Channel, DirectMessage, Membership, Message, MessageEdit
@@ -722,3 +723,14 @@ def test_dm_edit_and_delete_redact_both_inboxes(ann, ben, friends):
         ]
         assert not any("secret" in f for f in stored)
     assert DirectMessage.objects.get(pk=message.pk).body == "secret two"
+
+
+def test_ending_a_friendship_refreshes_both_unread_counters(ann, ben, friends, published, committed):
+    dm(ben, ann)
+    published.clear()
+
+    with committed():
+        user_unfollow(follower=ann, followee_id=ben.pk)
+
+    assert published.of(f"inbox:{ann.pk}", "unread") == [{"dms": 0, "notifications": 0, "channels": {}}]
+    assert published.of(f"inbox:{ben.pk}", "unread") == [{"dms": 0, "notifications": 0, "channels": {}}]
