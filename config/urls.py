@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("accounts.api.urls")),
     path("api/chat/", include("chat.api.urls")),
+    path("chat/", include("chat.urls")),
     path("", include("accounts.urls")),
 ]
