@@ -69,6 +69,12 @@ async def events(client: Client, name: str | None = None) -> list[dict[str, Any]
     return [f for f in frames if f.get("op") == "event" and (name is None or f["event"] == name)]
 
 
+async def arrived(client: Client, name: str) -> list[dict[str, Any]]:
+    """The events named `name`: waits for the first, then collects the rest until the connection is quiet."""
+    first = await client.next_event(name)
+    return [first, *await events(client, name)]
+
+
 async def close(*clients: Client) -> None:
     for client in clients:
         await client.disconnect()
@@ -315,8 +321,8 @@ async def test_typing_goes_to_the_others_once_a_second(world):
     assert (await send(ann, topic, "typing", typing=True))["ok"]
     assert (await send(ann, topic, "typing", typing=False))["ok"]  # within a second: not forwarded
 
-    assert [e["payload"] for e in await events(ben, "typing")] == [{"user": u(w.ann), "typing": True}]
-    assert [e["payload"] for e in await events(ann_phone, "typing")] == [{"user": u(w.ann), "typing": True}]
+    assert [e["payload"] for e in await arrived(ben, "typing")] == [{"user": u(w.ann), "typing": True}]
+    assert [e["payload"] for e in await arrived(ann_phone, "typing")] == [{"user": u(w.ann), "typing": True}]
     assert await events(ann, "typing") == []  # never echoed to the sending connection
     assert (await send(ann, topic, "typing", typing="yes"))["error"]["code"] == "invalid"
     await close(ann, ann_phone, ben)
@@ -331,16 +337,17 @@ async def test_read_mark_is_stored_broadcast_and_updates_the_readers_inbox(world
     assert inbox_reply["unread"]["channels"] == {str(w.general.pk): 0}
     for i in range(3):
         await send(ann, topic, "message.create", body=f"m{i}", client_id=f"m{i}")
-    unread_events = await events(ben_inbox, "unread")
-    assert unread_events[-1]["payload"]["channels"] == {str(w.general.pk): 3}
-    assert "seq" not in unread_events[-1]
+    unread = await ben_inbox.next_event("unread")
+    while unread["payload"]["channels"] != {str(w.general.pk): 3}:
+        unread = await ben_inbox.next_event("unread")
+    assert "seq" not in unread
     await ann.drain()
 
     reply = await send(ben, topic, "read", seq=2)
 
     assert reply["payload"] == {"last_read_seq": 2}
-    assert [e["payload"] for e in await events(ann, "read")] == [{"user": u(w.ben), "seq": 2}]
-    assert [e["payload"] for e in await events(ben_inbox, "unread")] == [
+    assert [e["payload"] for e in await arrived(ann, "read")] == [{"user": u(w.ben), "seq": 2}]
+    assert [e["payload"] for e in await arrived(ben_inbox, "unread")] == [
         {"dms": 0, "notifications": 0, "channels": {str(w.general.pk): 1}}
     ]
     assert await run(lambda: Membership.objects.get(user=w.ben, channel=w.general).last_read_seq) == 2
@@ -359,12 +366,12 @@ async def test_chat_presence_counts_a_user_once_across_tabs(world):
     ben_tab, reply_tab = await joined(w.ben, topic)
 
     assert reply_tab["presence_count"] == 2
-    diffs = await events(ann, "presence.diff")
+    diffs = await arrived(ann, "presence.diff")
     assert [d["payload"] for d in diffs] == [{"joins": [u(w.ben)], "leaves": [], "count": 2}]
     await close(ben_tab)
     assert await events(ann, "presence.diff") == []
     await close(ben)
-    assert [d["payload"]["leaves"] for d in await events(ann, "presence.diff")] == [[u(w.ben)]]
+    assert [d["payload"]["leaves"] for d in await arrived(ann, "presence.diff")] == [[u(w.ben)]]
     await close(ann)
 
 
@@ -428,7 +435,7 @@ async def test_dm_send_reaches_every_device_of_both_sides(world):
             "payload": {"message": message},
             "seq": 1,
         }
-    assert [e["payload"]["dms"] for e in await events(ben, "unread")] == [1]
+    assert [e["payload"]["dms"] for e in await arrived(ben, "unread")] == [1]
     assert await events(ann, "unread") == []
     again = await send(ann, "inbox", "dm.send", to=w.ben.pk, body="hi ben", client_id="d1")
     assert again["payload"]["message"] == message
@@ -526,7 +533,7 @@ async def test_dm_typing_reaches_the_friend_once_a_second(world):
     assert (await send(ann, "inbox", "dm.typing", to=w.ben.pk, typing=True))["ok"]
     assert (await send(ann, "inbox", "dm.typing", to=w.ben.pk, typing=True))["ok"]
 
-    assert [e["payload"] for e in await events(ben, "dm.typing")] == [{"from": u(w.ann), "typing": True}]
+    assert [e["payload"] for e in await arrived(ben, "dm.typing")] == [{"from": u(w.ann), "typing": True}]
     assert (await send(ann, "inbox", "dm.typing", to=w.ben.pk, typing=1))["error"]["code"] == "invalid"
     await close(ann, ben)
 
@@ -538,13 +545,13 @@ async def test_friends_presence_counts_several_tabs_once(world):
     await ben.drain()
 
     tab1 = await connect(w.ann)
-    assert [e["payload"] for e in await events(ben, "presence")] == [{"user": u(w.ann), "online": True}]
+    assert [e["payload"] for e in await arrived(ben, "presence")] == [{"user": u(w.ann), "online": True}]
     tab2 = await connect(w.ann)
     assert await events(ben, "presence") == []
     await close(tab1)
     assert await events(ben, "presence") == []
     await close(tab2)
-    assert [e["payload"] for e in await events(ben, "presence")] == [{"user": u(w.ann), "online": False}]
+    assert [e["payload"] for e in await arrived(ben, "presence")] == [{"user": u(w.ann), "online": False}]
     assert await events(cat, "presence") == []  # not a friend
     await close(ben, cat)
 
