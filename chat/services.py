@@ -269,9 +269,10 @@ def channel_member_add(
 def channel_member_remove(*, user: User, channel_id: int, member_id: int) -> None:
     """Ends a membership: one's own (leaving) or, for channel admins and moderators, anyone's.
 
-    The member's connections stop receiving the channel at once (their topic is
-    revoked) and their inbox gets fresh counters. Raises NotFound (no such channel or
-    membership), Forbidden (removing someone else without the right).
+    Publishes the ephemeral `member.left` `{"user": U}` on the channel (the event that
+    explains the removal), then the member's connections stop receiving the channel
+    (their topic is revoked) and their inbox gets fresh counters. Raises NotFound (no
+    such channel or membership), Forbidden (removing someone else without the right).
     """
     with transaction.atomic():
         if member_id == user.pk:
@@ -283,7 +284,9 @@ def channel_member_remove(*, user: User, channel_id: int, member_id: int) -> Non
             membership = Membership.objects.filter(channel=channel, user_id=member_id).first()
             if membership is None:
                 raise NotFound("That user is not a member of this channel.")
+        member = User.objects.get(pk=member_id)
         membership.delete()
+        publish(channel_key(channel_id), "member.left", {"user": user_public(member)})
         revoke(channel_key(channel_id), user_id=member_id)
         _unread_changed([member_id])
 

@@ -134,7 +134,7 @@ def test_moderator_may_add_members_to_any_channel(secret, mod, cat):
     assert Membership.objects.filter(channel=secret, user=cat).exists()
 
 
-def test_channel_leave_revokes_the_topic_for_that_user(general, ben, monkeypatch, committed):
+def test_channel_leave_revokes_the_topic_for_that_user(general, ben, monkeypatch, committed, published):
     revoked = []
     monkeypatch.setattr(services, "revoke", lambda topic, user_id=None: revoked.append((topic, user_id)))
 
@@ -143,6 +143,9 @@ def test_channel_leave_revokes_the_topic_for_that_user(general, ben, monkeypatch
 
     assert not Membership.objects.filter(channel=general, user=ben).exists()
     assert revoked == [(f"chat:{general.pk}", ben.pk)]
+    assert published.of(f"chat:{general.pk}", "member.left") == [
+        {"user": {"id": ben.pk, "username": "ben", "display_name": "Ben"}}
+    ]
     with pytest.raises(NotFound):
         services.channel_member_remove(user=ben, channel_id=general.pk, member_id=ben.pk)
 

@@ -383,6 +383,8 @@ async def test_leaving_a_channel_stops_its_events_on_every_connection(world):
 
     response = await run(lambda: rest_as(w.ben).post(f"/api/chat/channels/{w.general.pk}/leave/"))
     assert response.status_code == 204
+    for client in (ann, ben):  # the event that explains the removal comes first
+        assert (await client.next_event("member.left"))["payload"] == {"user": u(w.ben)}
     await ben.drain()
     await send(ann, topic, "message.create", body="after", client_id="a")
 
