@@ -176,9 +176,8 @@ class MessageList {
     }
     const wasPending = entry.msg.id == null;
     if (current || wasPending) entry.msg = { ...msg, author: msg.author ?? entry.msg.author };
-    else if (entry.msg.id == null) entry.msg.id = msg.id;
     this.byId.set(msg.id, entry);
-    if (entry.status !== 'sent') entry.status = 'sent';
+    entry.status = 'sent';
     entry.error = null;
     if (wasPending) this._place(entry);
     this._render(entry);
