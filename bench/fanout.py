@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--redis", default=None, help="REDIS_URL for the server (default: in-memory layer)")
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     args = parser.parse_args()
 
     import subprocess
@@ -156,19 +157,22 @@ def main() -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     port = free_port()
     log = (workdir / "server.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
+    command = {
+        "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0"],
+        "uvicorn": [
             "-m",
-            "daphne",
-            "-b",
+            "uvicorn",
+            "--host",
             "127.0.0.1",
-            "-p",
+            "--port",
             str(port),
-            "--verbosity",
-            "0",
-            "tests.e2e.asgi:application",
+            "--log-level",
+            "warning",
+            "--no-access-log",
         ],
+    }[args.server]
+    server = subprocess.Popen(
+        [sys.executable, *command, "tests.e2e.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -178,7 +182,7 @@ def main() -> None:
         time.sleep(2)
         result = asyncio.run(run(args, f"ws://127.0.0.1:{port}/ws/", server.pid))
         result["channel_layer"] = "redis pub/sub" if args.redis else "in-memory"
-        result["server"] = "daphne"
+        result["server"] = args.server
         print(json.dumps(result, indent=2))
     finally:
         server.kill()

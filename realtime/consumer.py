@@ -13,7 +13,6 @@ import math
 import secrets
 import time
 from collections import deque
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,6 +28,7 @@ from realtime.limits import ErrorWindow, TokenBucket
 from realtime.middleware import SERVER_SEND
 from realtime.registry import JoinContext, Joined, SendContext, TopicHandler
 from realtime.streams import Resume, stream_resume
+from realtime.wire import RawWriter, raw_writer_for, text_frame
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +79,7 @@ class Connection:
         self._writing = False
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._server_send = scope.get(SERVER_SEND, send)
-        self._protocol = _daphne_protocol(self._server_send)
-        self._transport = getattr(self._protocol, "transport", None)
+        self._raw: RawWriter | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -90,6 +89,7 @@ class Connection:
             return
         identity, token_error = await database_sync_to_async(self._identify)()
         await self._send({"type": "websocket.accept"})
+        self._raw = raw_writer_for(self._server_send)
         if token_error:
             # A bad ?token= is never downgraded to anonymous (protocol section 1).
             await self._send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})
@@ -174,36 +174,38 @@ class Connection:
 
     # -- output ------------------------------------------------------------------
 
-    def write(self, frame: str) -> None:
-        """Sends or queues one frame; drops the connection when its unsent output passes the bound."""
+    def write(self, frame: str, wire: bytes | None = None) -> None:
+        """Sends or queues one frame; drops the connection when its unsent output passes the bound.
+
+        `wire` is the frame already built as WebSocket bytes (shared by every recipient).
+        """
         if self.closed:
             return
-        if self._protocol is not None and not self._writing:
-            # daphne's send only appends to Twisted's buffer: write straight through, no task per frame.
-            if self._transport_buffered() + len(frame) > settings.REALTIME_MAX_BUFFERED_BYTES:
+        raw = self._raw
+        if raw is not None and not self._writing:
+            if wire is None:
+                wire = text_frame(frame.encode())
+            if raw.buffered() + len(wire) > settings.REALTIME_MAX_BUFFERED_BYTES:
                 self._drop_slow_reader()
-                return
-            try:
-                self._protocol.handle_reply({"type": "websocket.send", "text": frame})
-            except Exception:
-                logger.debug("Write to closing connection %s ignored", self.conn_id)
+            else:
+                raw.write(wire)  # a closing socket takes nothing; its disconnect ends run()
             return
         self._outbox.append(frame)
         self._outbox_bytes += len(frame)
-        if self._outbox_bytes + self._transport_buffered() > settings.REALTIME_MAX_BUFFERED_BYTES:
+        if self._outbox_bytes > settings.REALTIME_MAX_BUFFERED_BYTES:
             self._drop_slow_reader()
             return
         self._start_writer()
 
-    def deliver(self, key: str, frame: str) -> None:
-        """A live event from the hub (one shared string for every recipient)."""
+    def deliver(self, key: str, frame: str, wire: bytes | None = None) -> None:
+        """A live event from the hub (one shared string, and its frame bytes, for every recipient)."""
         subscription = self.subscriptions.get(key)
         if subscription is None:
             return
         if subscription.pending is not None:
             subscription.pending.append(frame)
         else:
-            self.write(frame)
+            self.write(frame, wire)
 
     def revoke(self, key: str, user_id: int | None) -> None:
         """The topic's authorisation ended for this connection's user (or for everyone)."""
@@ -222,12 +224,12 @@ class Connection:
             while self._outbox:
                 item = self._outbox.popleft()
                 if isinstance(item, tuple):
-                    await self._send({"type": "websocket.close", "code": item[1]})
+                    await self._server_send({"type": "websocket.close", "code": item[1]})
                     self._outbox.clear()
                     self._outbox_bytes = 0
                     return
                 self._outbox_bytes -= len(item)
-                await self._send({"type": "websocket.send", "text": item})
+                await self._server_send({"type": "websocket.send", "text": item})
         except Exception:
             # The client went away mid-write; the disconnect message ends run().
             self._outbox.clear()
@@ -235,23 +237,17 @@ class Connection:
         finally:
             self._writing = False
 
-    def _transport_buffered(self) -> int:
-        """Bytes daphne has accepted but the client has not read (daphne has no backpressure)."""
-        transport = self._transport
-        if transport is None:
-            return 0
-        data = getattr(transport, "dataBuffer", b"")
-        return len(data) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
-
     def _drop_slow_reader(self) -> None:
         logger.warning("Dropping connection %s: it is not reading its frames", self.conn_id)
         self.closed = True
         self._outbox.clear()
         self._outbox_bytes = 0
-        if self._protocol is not None:
-            self._protocol.dropConnection(abort=True)
+        if self._raw is not None:
+            self._raw.abort()
         else:
-            asyncio.get_running_loop().create_task(self._send({"type": "websocket.close", "code": CLOSE_SERVER_ERROR}))
+            asyncio.get_running_loop().create_task(
+                self._server_send({"type": "websocket.close", "code": CLOSE_SERVER_ERROR})
+            )
 
     def reply(self, ref: str, payload: Any = None) -> None:
         self.write(protocol.reply_ok(ref, payload))
@@ -430,19 +426,6 @@ def _join_in_thread(handler: TopicHandler, ctx: JoinContext) -> tuple[Joined, Re
     if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
         raise Invalid("'since' must be a non-negative integer seq.", fields={"since": "Must be an integer >= 0."})
     return joined, stream_resume(topic=ctx.key, since=since)
-
-
-def _daphne_protocol(send: Any) -> Any:
-    """daphne's WebSocket protocol behind its send callable (`partial(server.handle_reply, protocol)`).
-
-    Through it the connection writes frames synchronously and reads Twisted's write
-    buffer, which daphne never applies backpressure to. None on other servers.
-    """
-    if isinstance(send, partial) and send.args and hasattr(send.args[0], "dropConnection"):
-        protocol = send.args[0]
-        if hasattr(protocol, "handle_reply") and hasattr(protocol, "transport"):
-            return protocol
-    return None
 
 
 class RealtimeConsumer:

@@ -24,6 +24,7 @@ from django.conf import settings
 
 from realtime import protocol
 from realtime.presence import LocalPresence, RedisPresence
+from realtime.wire import text_frame
 
 if TYPE_CHECKING:
     from realtime.presence import Snapshot
@@ -38,7 +39,7 @@ ONLINE_KEY = "online"
 class Recipient(Protocol):
     conn_id: str
 
-    def deliver(self, key: str, frame: str) -> None: ...
+    def deliver(self, key: str, frame: str, wire: bytes) -> None: ...
 
     def revoke(self, key: str, user_id: int | None) -> None: ...
 
@@ -142,13 +143,14 @@ class Hub:
         self._operations.put_nowait(("send", group_name(key), message, None))
 
     def fanout(self, key: str, frame: str, exclude: str | None) -> None:
-        """Hands one encoded frame to every local connection on the topic."""
+        """Hands one encoded frame, and its WebSocket bytes, to every local connection on the topic."""
         local = self.topics.get(key)
         if not local:
             return
+        wire = text_frame(frame.encode())
         for conn_id, conn in list(local.items()):
             if conn_id != exclude:
-                conn.deliver(key, frame)
+                conn.deliver(key, frame, wire)
 
     def _revoke(self, key: str, user_id: int | None) -> None:
         for conn in list(self.topics.get(key, {}).values()):
