@@ -43,27 +43,17 @@ function newClientId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : config.csrf_token;
-}
-
-/** JSON over REST with the session cookie; throws an Error with `.code`/`.fields`. */
-async function api(url, { method = 'GET', body } = {}) {
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (method !== 'GET') headers['X-CSRFToken'] = csrfToken();
-  const response = await fetch(url, {
-    method,
-    headers,
-    credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+/**
+ * GET JSON over REST with the session cookie; throws an Error with `.code`.
+ * (Every write goes over the WebSocket, so no CSRF token is needed here.)
+ */
+async function getJson(url) {
+  const response = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const err = new Error((data && (data.detail || data.message)) || `HTTP ${response.status}`);
     err.code = data?.code || `http_${response.status}`;
-    err.fields = data || {};
+    err.fields = {};
     throw err;
   }
   return data;
@@ -127,10 +117,6 @@ class MessageList {
     this.resend = resend;
     this.byId = new Map();
     this.byClientId = new Map();
-  }
-
-  get size() {
-    return this.byId.size;
   }
 
   /** The oldest confirmed entry's ordering key (the `before` cursor). */
@@ -202,7 +188,10 @@ class MessageList {
 
   /** Forget confirmed messages (after a stream reset); unsent ones stay. */
   clearConfirmed() {
-    for (const entry of this.byId.values()) entry.node.remove();
+    for (const entry of this.byId.values()) {
+      entry.node.remove();
+      if (entry.msg.clientId) this.byClientId.delete(entry.msg.clientId);
+    }
     this.byId.clear();
   }
 
@@ -597,7 +586,7 @@ function openConversation(conv) {
       const url = new URL(conv.historyUrl, location.href);
       if (before !== null) url.searchParams.set(conv.cursorParam, String(before));
       url.searchParams.set('limit', String(PAGE_SIZE));
-      const page = await api(url.toString());
+      const page = await getJson(url.toString());
       const items = page.results ?? [];
       const height = logNode.scrollHeight;
       const top = logNode.scrollTop;
@@ -754,7 +743,7 @@ function dmPage(inboxEvents) {
     try {
       const url = new URL(config.urls.history, location.href);
       url.searchParams.set('limit', String(PAGE_SIZE));
-      const page = await api(url.toString());
+      const page = await getJson(url.toString());
       const items = page.results ?? [];
       if (replace) readAt = new Map();
       items.forEach(remember);
@@ -806,7 +795,7 @@ function refreshFriends({ online = false } = {}) {
     try {
       const url = new URL(config.urls.conversations, location.href);
       url.searchParams.set('page_size', '200');
-      const page = await api(url.toString());
+      const page = await getJson(url.toString());
       const counts = new Map();
       for (const entry of page.results ?? []) {
         counts.set(entry.user.id, entry.unread_count);
