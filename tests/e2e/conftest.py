@@ -30,8 +30,10 @@ def servers(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Starts server processes (stopped at the end); each call takes env overrides."""
     started: list[ServerProcess] = []
 
-    def start(env: dict[str, str] | None = None, port: int | None = None, name: str = "server") -> ServerProcess:
-        server = ServerProcess(port or free_port(), tmp_path, env, name).start()
+    def start(
+        env: dict[str, str] | None = None, port: int | None = None, name: str = "server", kind: str = "daphne"
+    ) -> ServerProcess:
+        server = ServerProcess(port or free_port(), tmp_path, env, name, kind).start()
         started.append(server)
         return server
 

@@ -30,10 +30,18 @@ def database_url() -> str:
 
 
 class ServerProcess:
-    """daphne on 127.0.0.1:<port>; output goes to a file (a full pipe would block the server)."""
+    """daphne or uvicorn on 127.0.0.1:<port>; output goes to a file (a full pipe would block the server)."""
 
-    def __init__(self, port: int, log_dir: Path, env: dict[str, str] | None = None, name: str = "server") -> None:
+    def __init__(
+        self,
+        port: int,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        name: str = "server",
+        kind: str = "daphne",
+    ) -> None:
         self.port = port
+        self.kind = kind
         self.log_path = log_dir / f"{name}-{port}.log"
         self.env = {
             **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
@@ -55,8 +63,12 @@ class ServerProcess:
 
     def start(self, timeout: float = 20) -> "ServerProcess":
         log = self.log_path.open("ab")
+        command = {
+            "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)],
+            "uvicorn": ["-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port)],
+        }[self.kind]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "tests.e2e.asgi:application"],
+            [sys.executable, *command, "tests.e2e.asgi:application"],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -8,10 +8,11 @@ from realtime.publish import publish
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
 
-def test_client_reconnects_after_restart_and_sees_every_event_once_in_order(servers, browser):
-    server = servers(name="js")
+@pytest.mark.parametrize("kind", ["daphne", "uvicorn"])
+def test_client_reconnects_after_restart_and_sees_every_event_once_in_order(servers, browser, kind):
+    server = servers(name="js", kind=kind)
     page = browser.new_page()
-    page.goto(f"{server.url}/e2e/client.html?room=restart")
+    page.goto(f"{server.url}/e2e/client.html?room=restart{kind}")
     page.wait_for_function("window.joined === true", timeout=10000)
     assert page.text_content("#state") == "open"
 
@@ -25,9 +26,9 @@ def test_client_reconnects_after_restart_and_sees_every_event_once_in_order(serv
     # Published while the page is disconnected: stored in the stream, missed live.
     for i in range(5):
         with transaction.atomic():
-            publish("test:restart", "echoed", {"text": f"outage {i}"}, replayable=True)
+            publish(f"test:restart{kind}", "echoed", {"text": f"outage {i}"}, replayable=True)
 
-    servers(port=port, name="js-restarted")
+    servers(port=port, name="js-restarted", kind=kind)
     page.wait_for_function("window.received.length === 8", timeout=20000)
     assert page.text_content("#state") == "open"
     page.evaluate("window.echo('after')")

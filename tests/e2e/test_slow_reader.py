@@ -14,8 +14,11 @@ def rss_kib(pid: int) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
-def test_connection_that_stops_reading_is_dropped(servers):
-    server = servers({"REALTIME_MAX_BUFFERED_BYTES": str(1024 * 1024), "REALTIME_RATE": "100000/100000"}, name="slow")
+@pytest.mark.parametrize("kind", ["daphne", "uvicorn"])
+def test_connection_that_stops_reading_is_dropped(servers, kind):
+    server = servers(
+        {"REALTIME_MAX_BUFFERED_BYTES": str(1024 * 1024), "REALTIME_RATE": "100000/100000"}, name="slow", kind=kind
+    )
     text = "x" * 30_000
 
     async def scenario() -> tuple[bool, int]:

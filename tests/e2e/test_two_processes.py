@@ -53,7 +53,8 @@ class Peer:
 
 def test_event_published_through_one_process_reaches_the_other(servers, redis_url):
     env = {"REDIS_URL": redis_url}
-    a, b = servers(env, name="a"), servers(env, name="b")
+    # One daphne and one uvicorn process: both supported servers, sharing one Redis.
+    a, b = servers(env, name="a"), servers(env, name="b", kind="uvicorn")
 
     async def scenario() -> None:
         on_b = await Peer.connect(b.ws_url)
