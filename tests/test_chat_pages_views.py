@@ -144,3 +144,11 @@ def test_dm_page_is_404_for_oneself_unknown_or_inactive_users(client, ann, cy):
     client.force_login(ann)
     for username in ("ann", "nobody", "cy"):
         assert client.get(reverse("chat:dm", args=[username])).status_code == 404
+
+
+def test_channel_page_says_when_a_channel_is_archived(client, ann, general):
+    chat_services.channel_update(user=ann, channel_id=general.pk, is_archived=True)
+    client.force_login(ann)
+    response = client.get(reverse("chat:channel", args=[general.pk]))
+    assert 'id="channel-archived"' in response.content.decode()
+    assert page_config(response)["channel"]["is_archived"] is True

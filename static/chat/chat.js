@@ -635,11 +635,15 @@ function openConversation(conv) {
 function channelPage() {
   const channel = config.channel;
   const topic = `chat:${channel.id}`;
+
   const presence = new Map(); // user id -> U
   const onlineList = document.getElementById('online-list');
   const onlineCount = document.getElementById('online-count');
 
   function showChannel(data) {
+    // An archived channel is read-only.
+    input.disabled = !!data.is_archived;
+    form.querySelector('button').disabled = !!data.is_archived;
     const title = document.querySelector('.chat-title h1');
     if (title && data.name) title.textContent = `#${data.name}`;
     const link = document.querySelector(`#channel-list [data-channel-id="${Number(data.id)}"] a`);
@@ -657,6 +661,7 @@ function channelPage() {
   }
 
   let lastReadSeq = 0; // the member's read mark on the server
+  showChannel(channel);
   const conv = openConversation({
     topic,
     createEvent: 'message.create',
