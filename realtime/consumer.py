@@ -3,7 +3,7 @@
 A plain ASGI application rather than a Channels consumer class: it has no
 channel-layer channel of its own (the process hub fans out to it) and does not pay
 Channels' per-dispatch database clean-up on every frame. It holds no ORM calls:
-each frame leads to at most one `database_sync_to_async` call into the registry's
+each frame leads to at most one `db_call` (realtime.db) call into the registry's
 handlers, streams or auth.
 """
 
@@ -16,13 +16,13 @@ from collections import deque
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from accounts.selectors import user_public
 from config.errors import BadRequest, Invalid, NotJoined, RateLimited, ServiceError, TooManyTopics, Unauthorized
 from realtime import protocol, registry
 from realtime.auth import Identity, identity_from_session, identity_from_token
+from realtime.db import db_call
 from realtime.hub import Hub, get_hub
 from realtime.limits import ErrorWindow, TokenBucket
 from realtime.middleware import SERVER_SEND
@@ -87,7 +87,7 @@ class Connection:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        identity, token_error = await database_sync_to_async(self._identify)()
+        identity, token_error = await db_call(self._identify)()
         await self._send({"type": "websocket.accept"})
         self._raw = raw_writer_for(self._server_send)
         if token_error:
@@ -313,7 +313,7 @@ class Connection:
     async def on_auth(self, frame: protocol.ClientFrame) -> None:
         if not isinstance(frame.token, str):
             raise BadRequest("Field 'token' must be a string.")
-        identity = await database_sync_to_async(identity_from_token)(frame.token)
+        identity = await db_call(identity_from_token)(frame.token)
         if self.user is not None and identity.user.pk != self.user.pk:
             # Another person now: nothing joined for the previous one may stay.
             for subscription in list(self.subscriptions.values()):
@@ -341,7 +341,7 @@ class Connection:
                 params=frame.params,
                 conn_id=self.conn_id,
             )
-            joined, resume = await database_sync_to_async(_join_in_thread)(handler, ctx)
+            joined, resume = await db_call(_join_in_thread)(handler, ctx)
             reply = dict(joined.reply)
             if resume is not None:
                 reply["missed"] = [protocol.raw_json(missed) for missed in resume.frames]

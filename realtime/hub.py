@@ -18,11 +18,11 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import protocol
+from realtime.db import db_call
 from realtime.presence import LocalPresence, RedisPresence
 from realtime.wire import text_frame
 
@@ -257,7 +257,7 @@ class Hub:
         while True:
             user_id, online = await self._online_changes.get()
             try:
-                await database_sync_to_async(send)(user_id, online)
+                await db_call(send)(user_id, online)
             except Exception:
                 logger.exception("A user_presence_changed receiver failed")
 

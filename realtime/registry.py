@@ -10,9 +10,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from channels.db import database_sync_to_async
-
 from config.errors import BadRequest, Unauthorized
+from realtime.db import db_call
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -110,7 +109,7 @@ class TopicHandler(ABC):
     async def send(self, ctx: SendContext) -> dict[str, Any] | None:
         if ctx.event in self.inline_events:
             return await self.handle_inline(ctx)
-        return await database_sync_to_async(self.handle_send)(ctx)
+        return await db_call(self.handle_send)(ctx)
 
 
 def require_user(user: "User | None") -> "User":
