@@ -342,12 +342,14 @@ def conversation_entries(*, friends: list[User]) -> list[dict[str, Any]]:
 def unread_counts(*, user_ids: list[int]) -> dict[int, dict[str, Any]]:
     """The inbox counters of each user, in two queries whatever their number.
 
-    `{"dms": unread DMs from friends, "notifications": 0, "channels": {"<id>": n}}`,
-    with every channel the user belongs to. A channel message is unread when its seq
-    is above the member's read mark, someone else wrote it and it is not deleted.
+    `{"dms": unread DMs from friends, "dms_by_user": {"<friend id>": n}, "notifications": 0,
+    "channels": {"<id>": n}}`: `dms_by_user` lists only the friends with unread messages
+    (its values add up to `dms`), `channels` every channel the user belongs to. A channel
+    message is unread when its seq is above the member's read mark, someone else wrote
+    it and it is not deleted.
     """
     counts: dict[int, dict[str, Any]] = {
-        user_id: {"dms": 0, "notifications": 0, "channels": {}} for user_id in user_ids
+        user_id: {"dms": 0, "dms_by_user": {}, "notifications": 0, "channels": {}} for user_id in user_ids
     }
     if not counts:
         return counts
@@ -370,12 +372,14 @@ def unread_counts(*, user_ids: list[int]) -> dict[int, dict[str, Any]]:
     dms = (
         DirectMessage.objects.filter(_dm_counts_as_unread(), recipient_id__in=counts)
         .order_by()
-        .values("recipient_id")
+        .values("recipient_id", "sender_id")
         .annotate(n=Count("pk"))
-        .values_list("recipient_id", "n")
+        .order_by("recipient_id", "sender_id")
+        .values_list("recipient_id", "sender_id", "n")
     )
-    for user_id, unread in dms:
-        counts[user_id]["dms"] = unread
+    for user_id, sender_id, unread in dms:
+        counts[user_id]["dms"] += unread
+        counts[user_id]["dms_by_user"][str(sender_id)] = unread
     return counts
 
 

@@ -609,9 +609,11 @@ def dm_mark_read(*, user: User, other_id: int, up_to: int | None = None) -> tupl
     """Marks the other user's messages to `user` up to message id `up_to` (default: all) as read.
 
     Returns (number newly marked, up_to). When any were marked, publishes the
-    replayable `dm.read` `{"with": U, "up_to"}` to both inboxes (`with` is the other
-    party of each inbox's owner) and fresh `unread` counters to the reader. Raises
-    NotFound (no such user), Invalid (up_to below 1).
+    replayable `dm.read` `{"with": U, "up_to", "reader": U}` to both inboxes (`with` is
+    the other party of each inbox's owner, `reader` is `user`: in the reader's inbox it
+    is the owner, "I read their messages"; in the other's, `reader` equals `with`, "they
+    read mine") and fresh `unread` counters to the reader. Raises NotFound (no such
+    user), Invalid (up_to below 1).
     """
     other = User.objects.filter(pk=other_id).exclude(pk=user.pk).first()
     if other is None:
@@ -624,8 +626,10 @@ def dm_mark_read(*, user: User, other_id: int, up_to: int | None = None) -> tupl
             up_to = unread.aggregate(last=Max("pk"))["last"] or 0
         marked = unread.filter(pk__lte=up_to).update(read_at=timezone.now())
         if marked:
+            reader = user_public(user)
             for owner, party in sorted([(user.pk, other), (other.pk, user)], key=lambda pair: pair[0]):
-                publish(inbox_key(owner), "dm.read", {"with": user_public(party), "up_to": up_to}, replayable=True)
+                payload = {"with": user_public(party), "up_to": up_to, "reader": reader}
+                publish(inbox_key(owner), "dm.read", payload, replayable=True)
             _unread_changed([user.pk])
     return marked, up_to
 

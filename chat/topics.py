@@ -12,6 +12,7 @@ from accounts.selectors import friend_ids_of, user_public
 from chat import selectors, services
 from chat.models import Membership
 from config.errors import BadRequest, Forbidden, Invalid, NotFound
+from realtime.hub import online_user_ids
 from realtime.publish import publish
 from realtime.registry import JoinContext, Joined, SendContext, TopicHandler, require_user
 
@@ -147,7 +148,12 @@ class InboxState:
 
 class InboxHandler(TopicHandler):
     """`inbox`: the signed-in user's own inbox (key `inbox:<user_id>`): direct messages,
-    read marks, unread counters and friends' presence."""
+    read marks, unread counters and friends' presence.
+
+    The join reply carries `unread` (the counters) and `friends_online`: the ids of the
+    friends with a connection open now, read after this connection subscribed, so a
+    `presence` event that follows the reply is never older than the snapshot.
+    """
 
     prefix = "inbox"
     events = frozenset({"dm.send", "dm.update", "dm.delete", "dm.typing", "dm.read"})
@@ -166,7 +172,11 @@ class InboxHandler(TopicHandler):
     def join(self, ctx: JoinContext) -> Joined:
         user = require_user(ctx.user)
         state = InboxState(user=user_public(user), friend_ids=frozenset(friend_ids_of(user)))
-        return Joined(reply={"unread": selectors.unread_for_user(user=user)}, state=state)
+        reply = {
+            "unread": selectors.unread_for_user(user=user),
+            "friends_online": sorted(online_user_ids(state.friend_ids)),
+        }
+        return Joined(reply=reply, state=state)
 
     def handle_send(self, ctx: SendContext) -> dict[str, Any]:
         user = require_user(ctx.user)

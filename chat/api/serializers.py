@@ -112,6 +112,11 @@ class UnreadSerializer(serializers.Serializer):
     """The inbox counters, as in the inbox join reply's `unread`."""
 
     dms = serializers.IntegerField(help_text="Unread direct messages from friends.")
+    dms_by_user = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Unread direct messages per friend's user id; only friends with unread messages are listed "
+        "(the values add up to `dms`).",
+    )
     notifications = serializers.IntegerField(help_text="Unread notifications.")
     channels = serializers.DictField(
         child=serializers.IntegerField(), help_text="Unread messages per channel id, for every channel you are in."

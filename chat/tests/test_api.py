@@ -470,7 +470,12 @@ def test_unread_endpoint_matches_the_inbox_counters(client_as, general, ann, ben
     response = client_as(ben).get("/api/chat/unread/")
 
     assert response.status_code == 200
-    assert response.json() == {"dms": 1, "notifications": 0, "channels": {str(general.pk): 1}}
+    assert response.json() == {
+        "dms": 1,
+        "dms_by_user": {str(ann.pk): 1},
+        "notifications": 0,
+        "channels": {str(general.pk): 1},
+    }
     assert response.json() == unread_for_user(user=ben)
 
 

@@ -24,7 +24,8 @@ def test_unread_counts_of_many_users_take_two_queries(general, ann, django_asser
     with django_assert_num_queries(2):
         counts = selectors.unread_counts(user_ids=[user.pk for user in users])
 
-    assert all(counts[user.pk] == {"dms": 1, "notifications": 0, "channels": {str(general.pk): 1}} for user in users)
+    expected = {"dms": 1, "dms_by_user": {str(ann.pk): 1}, "notifications": 0, "channels": {str(general.pk): 1}}
+    assert all(counts[user.pk] == expected for user in users)
 
 
 def test_channel_get_for_user_hides_other_peoples_private_channels(secret, ben, ann):

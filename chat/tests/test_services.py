@@ -52,7 +52,7 @@ def test_channel_create_makes_creator_admin_and_derives_slug(ann, published, com
     )
     assert Membership.objects.get(channel=channel).role == Membership.Role.ADMIN
     assert published.of(f"inbox:{ann.pk}", "unread") == [
-        {"dms": 0, "notifications": 0, "channels": {str(channel.pk): 0}}
+        {"dms": 0, "dms_by_user": {}, "notifications": 0, "channels": {str(channel.pk): 0}}
     ]
 
 
@@ -424,7 +424,12 @@ def test_unread_counts_others_messages_after_the_mark_not_deleted(general, ann, 
     send(ann, general)
     services.message_delete(user=ann, message_id=gone.pk)
 
-    assert unread_for_user(user=ben) == {"dms": 0, "notifications": 0, "channels": {str(general.pk): 2}}
+    assert unread_for_user(user=ben) == {
+        "dms": 0,
+        "dms_by_user": {},
+        "notifications": 0,
+        "channels": {str(general.pk): 2},
+    }
     assert unread_for_user(user=ann)["channels"] == {str(general.pk): 1}
 
 
@@ -441,7 +446,7 @@ def test_channel_mark_read_moves_forward_publishes_read_and_unread(general, ann,
         {"user": {"id": ben.pk, "username": "ben", "display_name": "Ben"}, "seq": 2}
     ]
     assert published.of(f"inbox:{ben.pk}", "unread") == [
-        {"dms": 0, "notifications": 0, "channels": {str(general.pk): 1}}
+        {"dms": 0, "dms_by_user": {}, "notifications": 0, "channels": {str(general.pk): 1}}
     ]
 
 
@@ -469,7 +474,7 @@ def test_new_message_sends_unread_to_the_other_members_only(general, ann, ben, p
         send(ann, general)
 
     assert published.of(f"inbox:{ben.pk}", "unread") == [
-        {"dms": 0, "notifications": 0, "channels": {str(general.pk): 1}}
+        {"dms": 0, "dms_by_user": {}, "notifications": 0, "channels": {str(general.pk): 1}}
     ]
     assert published.of(f"inbox:{ann.pk}", "unread") == []
 
@@ -508,7 +513,9 @@ def test_dm_send_to_a_friend_reaches_both_inboxes_with_their_own_seqs(ann, ben, 
         "read_at": None,
         "deleted": False,
     }
-    assert published.of(f"inbox:{ben.pk}", "unread") == [{"dms": 1, "notifications": 0, "channels": {}}]
+    assert published.of(f"inbox:{ben.pk}", "unread") == [
+        {"dms": 1, "dms_by_user": {str(ann.pk): 1}, "notifications": 0, "channels": {}}
+    ]
     assert published.of(f"inbox:{ann.pk}", "unread") == []
 
 
@@ -601,7 +608,9 @@ def test_dm_delete_reaches_both_inboxes_and_hides_the_text(ann, ben, friends, pu
     deleted = published.of(event="dm.deleted")
     assert len(deleted) == 2 and deleted[0]["message"]["body"] == "" and deleted[0]["message"]["deleted"]
     assert DirectMessage.objects.get(pk=message.pk).body == "oops"
-    assert published.of(f"inbox:{ben.pk}", "unread") == [{"dms": 0, "notifications": 0, "channels": {}}]
+    assert published.of(f"inbox:{ben.pk}", "unread") == [
+        {"dms": 0, "dms_by_user": {}, "notifications": 0, "channels": {}}
+    ]
     with pytest.raises(Forbidden):
         services.dm_delete(user=ben, message_id=message.pk)
 
@@ -617,13 +626,14 @@ def test_dm_mark_read_marks_up_to_and_tells_both_sides(ann, ben, friends, publis
     assert (marked, up_to) == (2, second.pk)
     assert DirectMessage.objects.filter(read_at__isnull=False).count() == 2
     assert DirectMessage.objects.get(pk=mine.pk).read_at is None
-    assert published.of(f"inbox:{ann.pk}", "dm.read") == [
-        {"with": {"id": ben.pk, "username": "ben", "display_name": "Ben"}, "up_to": second.pk}
+    ann_u = {"id": ann.pk, "username": "ann", "display_name": "Ann"}
+    ben_u = {"id": ben.pk, "username": "ben", "display_name": "Ben"}
+    # Ann's inbox: "I read Ben's messages" (reader is the owner); Ben's: "Ann read mine" (reader is `with`).
+    assert published.of(f"inbox:{ann.pk}", "dm.read") == [{"with": ben_u, "up_to": second.pk, "reader": ann_u}]
+    assert published.of(f"inbox:{ben.pk}", "dm.read") == [{"with": ann_u, "up_to": second.pk, "reader": ann_u}]
+    assert published.of(f"inbox:{ann.pk}", "unread") == [
+        {"dms": 1, "dms_by_user": {str(ben.pk): 1}, "notifications": 0, "channels": {}}
     ]
-    assert published.of(f"inbox:{ben.pk}", "dm.read") == [
-        {"with": {"id": ann.pk, "username": "ann", "display_name": "Ann"}, "up_to": second.pk}
-    ]
-    assert published.of(f"inbox:{ann.pk}", "unread") == [{"dms": 1, "notifications": 0, "channels": {}}]
     assert first.pk < third.pk
 
 
@@ -653,6 +663,27 @@ def test_dm_unread_counts_only_friends_unread_undeleted_messages(ann, ben, cat, 
     dm(cat, ann)
     Follow.objects.filter(follower=cat, followee=ann).delete()  # cat is no longer a friend
     assert unread_for_user(user=ann)["dms"] == 1
+    assert unread_for_user(user=ann)["dms_by_user"] == {str(ben.pk): 1}
+
+
+def test_dm_unread_counts_per_friend_add_up_to_the_total(ann, ben, cat, friends):
+    make_friends(cat, ann)
+    dm(ben, ann)
+    dm(ben, ann)
+    first_from_cat = dm(cat, ann)
+    dm(ann, ben)  # sent by ann: unread for ben only
+    dm(cat, ann)
+    services.dm_mark_read(user=ann, other_id=cat.pk, up_to=first_from_cat.pk)
+
+    assert unread_for_user(user=ann) == {
+        "dms": 3,
+        "dms_by_user": {str(ben.pk): 2, str(cat.pk): 1},
+        "notifications": 0,
+        "channels": {},
+    }
+    assert unread_for_user(user=ben)["dms_by_user"] == {str(ann.pk): 1}
+    services.dm_mark_read(user=ann, other_id=ben.pk)
+    assert unread_for_user(user=ann)["dms_by_user"] == {str(cat.pk): 1}
 
 
 def test_dm_check_constraint_refuses_messages_to_oneself(ann):
@@ -735,5 +766,9 @@ def test_ending_a_friendship_refreshes_both_unread_counters(ann, ben, friends, p
     with committed():
         user_unfollow(follower=ann, followee_id=ben.pk)
 
-    assert published.of(f"inbox:{ann.pk}", "unread") == [{"dms": 0, "notifications": 0, "channels": {}}]
-    assert published.of(f"inbox:{ben.pk}", "unread") == [{"dms": 0, "notifications": 0, "channels": {}}]
+    assert published.of(f"inbox:{ann.pk}", "unread") == [
+        {"dms": 0, "dms_by_user": {}, "notifications": 0, "channels": {}}
+    ]
+    assert published.of(f"inbox:{ben.pk}", "unread") == [
+        {"dms": 0, "dms_by_user": {}, "notifications": 0, "channels": {}}
+    ]

@@ -348,7 +348,7 @@ async def test_read_mark_is_stored_broadcast_and_updates_the_readers_inbox(world
     assert reply["payload"] == {"last_read_seq": 2}
     assert [e["payload"] for e in await arrived(ann, "read")] == [{"user": u(w.ben), "seq": 2}]
     assert [e["payload"] for e in await arrived(ben_inbox, "unread")] == [
-        {"dms": 0, "notifications": 0, "channels": {str(w.general.pk): 1}}
+        {"dms": 0, "dms_by_user": {}, "notifications": 0, "channels": {str(w.general.pk): 1}}
     ]
     assert await run(lambda: Membership.objects.get(user=w.ben, channel=w.general).last_read_seq) == 2
     assert (await send(ben, topic, "read", seq="2"))["error"]["code"] == "invalid"
@@ -404,11 +404,15 @@ async def test_inbox_join_reply_and_topic_rules(world):
     ann, reply = await joined(w.ann, "inbox")
     assert reply["unread"] == {
         "dms": 1,
+        "dms_by_user": {str(w.ben.pk): 1},
         "notifications": 0,
         "channels": {str(w.general.pk): 1, str(w.secret.pk): 0},
     }
     assert (reply["missed"], reply["reset"], reply["seq"]) == ([], False, 1)
+    assert reply["friends_online"] == []  # ben is not connected
     assert "presence" not in reply
+    # The REST counters are the join reply's, key for key.
+    assert await run(lambda: rest_as(w.ann).get("/api/chat/unread/").json()) == reply["unread"]
     assert (await ann.join(f"inbox:{w.ben.pk}"))["error"]["code"] == "bad_request"
     assert (await ann.join("inbox:x"))["error"]["code"] == "bad_request"
     anonymous = await open_client()
@@ -437,7 +441,9 @@ async def test_dm_send_reaches_every_device_of_both_sides(world):
             "payload": {"message": message},
             "seq": 1,
         }
-    assert [e["payload"]["dms"] for e in await arrived(ben, "unread")] == [1]
+    assert [(e["payload"]["dms"], e["payload"]["dms_by_user"]) for e in await arrived(ben, "unread")] == [
+        (1, {str(w.ann.pk): 1})
+    ]
     assert await events(ann, "unread") == []
     again = await send(ann, "inbox", "dm.send", to=w.ben.pk, body="hi ben", client_id="d1")
     assert again["payload"]["message"] == message
@@ -512,10 +518,18 @@ async def test_dm_edit_delete_and_read_reach_both_sides_everywhere(world):
 
     read = await send(ben_phone, "inbox", "dm.read", **{"with": w.ann.pk, "up_to": message["id"]})
     assert read["payload"] == {"up_to": message["id"], "marked": 1}
-    for client in (ben, ben_phone):
-        assert (await client.next_event("dm.read"))["payload"] == {"with": u(w.ann), "up_to": message["id"]}
-    for client in (ann, ann_phone):
-        assert (await client.next_event("dm.read"))["payload"] == {"with": u(w.ben), "up_to": message["id"]}
+    for client in (ben, ben_phone):  # "I (ben) read ann's messages"
+        assert (await client.next_event("dm.read"))["payload"] == {
+            "with": u(w.ann),
+            "up_to": message["id"],
+            "reader": u(w.ben),
+        }
+    for client in (ann, ann_phone):  # "ben read mine"
+        assert (await client.next_event("dm.read"))["payload"] == {
+            "with": u(w.ben),
+            "up_to": message["id"],
+            "reader": u(w.ben),
+        }
 
     deleted = await send(ann_phone, "inbox", "dm.delete", id=message["id"])
     assert deleted["payload"]["message"]["deleted"] is True and deleted["payload"]["message"]["body"] == ""
@@ -556,6 +570,27 @@ async def test_friends_presence_counts_several_tabs_once(world):
     assert [e["payload"] for e in await arrived(ben, "presence")] == [{"user": u(w.ann), "online": False}]
     assert await events(cat, "presence") == []  # not a friend
     await close(ben, cat)
+
+
+async def test_inbox_join_reply_lists_the_friends_online_then_presence_follows(world):
+    w = await world
+    await run(make_friends, w.ann, w.mod)
+    ben_tab = await connect(w.ben)
+    cat_tab = await connect(w.cat)  # online, but not a friend
+    mod_tab = await connect(w.mod)
+
+    ann, reply = await joined(w.ann, "inbox")
+    assert reply["friends_online"] == sorted([w.ben.pk, w.mod.pk])
+
+    await close(mod_tab)
+    assert [e["payload"] for e in await arrived(ann, "presence")] == [{"user": u(w.mod), "online": False}]
+    # A re-join (as after a reconnect) answers from the current state.
+    again = await ann.join("inbox")
+    assert again["payload"]["friends_online"] == [w.ben.pk]
+    await close(ben_tab, cat_tab)
+    _, fresh = await joined(w.ann, "inbox")
+    assert fresh["friends_online"] == []
+    await close(ann)
 
 
 async def test_conversation_is_online_follows_connections(world):

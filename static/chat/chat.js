@@ -10,7 +10,7 @@
  * @module chat/chat
  */
 import { RealtimeClient } from '/static/realtime/client.js';
-import { connectionLabel, displayName, errorText, normalizeMessage, shortTime, typingText } from './format.js';
+import { connectionLabel, displayName, dmReadMeaning, errorText, normalizeMessage, shortTime, typingText } from './format.js';
 
 const TYPING_CLEAR_MS = 3000; // a typing line outlives the last typing event by this much
 const TYPING_RESEND_MS = 1500; // while typing goes on; the server forwards at most 1/s
@@ -161,7 +161,8 @@ class MessageList {
       return entry;
     }
     const wasPending = entry.msg.id == null;
-    if (current || wasPending) entry.msg = { ...msg, author: msg.author ?? entry.msg.author };
+    // Read marks only ever move forward: a payload older than a dm.read does not undo it.
+    if (current || wasPending) entry.msg = { ...msg, author: msg.author ?? entry.msg.author, read: msg.read || entry.msg.read };
     this.byId.set(msg.id, entry);
     entry.status = 'sent';
     entry.error = null;
@@ -172,7 +173,7 @@ class MessageList {
 
   /** A message of ours not yet confirmed, shown at the end as "sending". */
   addPending(clientId, body) {
-    const msg = { id: null, key: Infinity, author: me, body, clientId, createdAt: null, editedAt: null, deleted: false };
+    const msg = { id: null, key: Infinity, author: me, body, clientId, createdAt: null, editedAt: null, deleted: false, read: false };
     const entry = this._create(msg, 'sending');
     this.container.append(entry.node);
     this._render(entry);
@@ -184,6 +185,15 @@ class MessageList {
     entry.status = entry.msg.id != null ? 'sent' : status;
     entry.error = status === 'failed' ? errorText(detail) : null;
     this._render(entry);
+  }
+
+  /** Our own confirmed messages up to id `upTo` were read by their recipient (a DM's `dm.read`). */
+  markMineRead(upTo) {
+    for (const entry of this.byId.values()) {
+      if (!this.isMine(entry.msg) || entry.msg.read || entry.msg.id > upTo) continue;
+      entry.msg = { ...entry.msg, read: true };
+      this._render(entry);
+    }
   }
 
   /** Forget confirmed messages (after a stream reset); unsent ones stay. */
@@ -239,6 +249,7 @@ class MessageList {
     node.dataset.id = msg.id ?? '';
     node.dataset.clientId = msg.clientId ?? '';
     node.dataset.status = entry.status;
+    node.dataset.read = mine && msg.read ? 'true' : 'false';
     node.classList.toggle('mine', mine);
     node.classList.toggle('deleted', msg.deleted);
     entry.author.textContent = displayName(msg.author);
@@ -247,7 +258,8 @@ class MessageList {
     entry.edited.hidden = !msg.editedAt || msg.deleted;
     entry.body.textContent = msg.deleted ? 'message deleted' : msg.body;
     entry.body.hidden = entry.editing;
-    entry.statusNode.textContent = mine ? { sending: 'sending…', sent: 'sent', failed: 'failed' }[entry.status] : '';
+    const status = entry.status === 'sent' && msg.read ? 'read' : entry.status;
+    entry.statusNode.textContent = mine ? { sending: 'sending…', sent: 'sent', read: 'read', failed: 'failed' }[status] : '';
     entry.errorNode.textContent = entry.error ?? '';
     entry.errorNode.hidden = !entry.error;
     if (msg.deleted && entry.editing) this._closeEditor(entry);
@@ -411,9 +423,8 @@ function setFriendUnread(userId, count) {
   if (item) setBadge(item.querySelector('.badge'), count);
 }
 
-function friendUnread(userId) {
-  const badge = friendItem(userId)?.querySelector('.badge');
-  return Number(badge?.dataset.count) || 0;
+function friendIds() {
+  return [...document.querySelectorAll('#friend-list [data-user-id]')].map((item) => Number(item.dataset.userId));
 }
 
 function setFriendOnline(userId, online) {
@@ -432,10 +443,21 @@ function setFriendOnline(userId, online) {
   }
 }
 
+/** The inbox counters: channel badges, the DM total and each friend's badge (`dms_by_user` lists only friends with unread messages). */
 function applyUnread(unread) {
   if (!unread) return;
   if (unread.channels) applyChannelUnread(unread.channels);
   setBadge(document.getElementById('dm-unread-total'), unread.dms ?? 0);
+  if (unread.dms_by_user) {
+    for (const id of friendIds()) setFriendUnread(id, unread.dms_by_user[String(id)] ?? 0);
+  }
+}
+
+/** The inbox join reply's `friends_online`: every friend's dot (and the DM peer's status) from the snapshot. */
+function applyFriendsOnline(ids) {
+  if (!Array.isArray(ids)) return;
+  const online = new Set(ids.map(Number));
+  for (const id of friendIds()) setFriendOnline(id, online.has(id));
 }
 
 // --- desktop notifications ----------------------------------------------------
@@ -778,60 +800,37 @@ function dmPage(inboxEvents) {
       typingLine.set(payload.from, !!payload.typing);
       return true;
     }
+    if (event === 'dm.read') {
+      const read = dmReadMeaning(payload, me.id);
+      if (!read || read.friendId !== peer.id) return false;
+      if (read.byMe) {
+        // Read here or on another device of mine: nothing left to mark up to there.
+        for (const id of readAt.keys()) if (id <= read.upTo && !readAt.get(id)) readAt.set(id, true);
+      } else {
+        conv.list.markMineRead(read.upTo); // the peer read what I sent
+      }
+      return true;
+    }
     return false;
   };
 }
 
 // --- the inbox: unread counters, DMs, friends' presence ---------------------------
 
-function friendIds() {
-  return [...document.querySelectorAll('#friend-list [data-user-id]')].map((item) => Number(item.dataset.userId));
-}
-
-let friendsTimer = null;
-/**
- * Per-friend unread counts (and, after a reconnect, who is online) from the
- * conversation list: the inbox's `unread` counters only carry the DM total.
- */
-function refreshFriends({ online = false } = {}) {
-  if (!config.urls.conversations || friendIds().length === 0) return;
-  clearTimeout(friendsTimer);
-  friendsTimer = setTimeout(async () => {
-    try {
-      const url = new URL(config.urls.conversations, location.href);
-      url.searchParams.set('page_size', '200');
-      const page = await getJson(url.toString());
-      const counts = new Map();
-      for (const entry of page.results ?? []) {
-        counts.set(entry.user.id, entry.unread_count);
-        if (online) setFriendOnline(entry.user.id, entry.is_online);
-      }
-      for (const id of friendIds()) setFriendUnread(id, counts.get(id) ?? 0);
-    } catch (error) {
-      console.warn('[chat] could not refresh the friend list:', error);
-    }
-  }, 200);
-}
-
-function friendUnreadTotal() {
-  return friendIds().reduce((sum, id) => sum + friendUnread(id), 0);
-}
-
 function joinInbox(inboxEvents) {
   return rt
     .join('inbox', {}, {
       onJoin: (reply, info) => {
+        // Every (re)join: the counters and who is online now (presence events
+        // missed while disconnected are not replayed).
         applyUnread(reply.unread);
-        // Presence events missed while disconnected are not replayed.
-        if (info.rejoin) refreshFriends({ online: true });
-        else if ((reply.unread?.dms ?? 0) !== friendUnreadTotal()) refreshFriends();
+        applyFriendsOnline(reply.friends_online);
         inboxEvents.onJoin?.(info);
       },
       onEvent: (event, payload) => {
         inboxEvents.onEvent?.(event, payload);
         if (event === 'unread') {
           applyUnread(payload);
-          if ((payload.dms ?? 0) !== friendUnreadTotal()) refreshFriends();
         } else if (event === 'presence') {
           setFriendOnline(payload.user?.id, !!payload.online);
         } else if (event === 'dm.created' && payload.message?.from?.id !== me.id) {

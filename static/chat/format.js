@@ -49,10 +49,11 @@ export function displayName(user) {
 /**
  * One shape for channel messages M and direct messages D, so a single list
  * renders both. `key` orders the list: the channel's `seq` for M, the `id`
- * for D (both grow with time).
+ * for D (both grow with time). `read`: a D its recipient has read (`read_at`
+ * set); channel messages are never `read`.
  * @param {object} raw M or D from the protocol or REST
  * @returns {{id: number, key: number, author: object, body: string, clientId: string|null,
- *   createdAt: string|null, editedAt: string|null, deleted: boolean}}
+ *   createdAt: string|null, editedAt: string|null, deleted: boolean, read: boolean}}
  */
 export function normalizeMessage(raw) {
   const author = raw.author ?? raw.from ?? null;
@@ -65,7 +66,27 @@ export function normalizeMessage(raw) {
     createdAt: raw.created_at ?? null,
     editedAt: raw.edited_at ?? null,
     deleted: !!raw.deleted,
+    read: !!raw.read_at,
   };
+}
+
+/**
+ * What an inbox `dm.read` `{"with": U, "up_to": id, "reader": U}` means for
+ * the inbox's owner `myId`: `byMe` true, "I read the messages `friendId` sent
+ * me, up to `upTo`"; false, "`friendId` read the messages I sent them, up to
+ * `upTo`". Null for a payload that cannot say (no `reader`, as in events
+ * stored before the server sent it, or malformed ids).
+ * @param {{with?: {id: number}, up_to?: number, reader?: {id: number}}|null} payload
+ * @param {number} myId
+ * @returns {{friendId: number, upTo: number, byMe: boolean}|null}
+ */
+export function dmReadMeaning(payload, myId) {
+  const friendId = payload?.with?.id;
+  const readerId = payload?.reader?.id;
+  const upTo = payload?.up_to;
+  if (!Number.isInteger(friendId) || !Number.isInteger(readerId) || !Number.isInteger(upTo)) return null;
+  if (readerId !== myId && readerId !== friendId) return null;
+  return { friendId, upTo, byMe: readerId === myId };
 }
 
 /**

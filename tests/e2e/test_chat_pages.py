@@ -1,6 +1,7 @@
 """The chat pages in headless Chromium: two people in two browser contexts against real daphne processes."""
 
 import json
+import re
 import time
 import urllib.request
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 
 from accounts import services as account_services
 from accounts.models import User
@@ -237,8 +238,9 @@ def test_direct_messages_between_friends_live_with_unread_and_notification(serve
     ben = open_chat(signed_in_context(browser, people["Ben"]), server, "/chat/dm/ann/")
     expect(bodies(ben)).to_have_text(["Are you there?"])
     expect(ben.locator("#peer-status")).to_have_text("online")
-    # Shown to Ben in a visible tab: read, and the badge clears.
+    # Shown to Ben in a visible tab: read, the badge clears, and Ann sees it was read.
     expect(ann_in_ben_list.locator(".badge")).to_be_hidden()
+    expect(ann.locator("#messages .msg", has_text="Are you there?").locator(".msg-status")).to_have_text("read")
 
     ben.fill("#message-input", "Y")
     expect(ann.locator("#typing")).to_have_text("Ben is typing…")
@@ -246,6 +248,9 @@ def test_direct_messages_between_friends_live_with_unread_and_notification(serve
     ben.press("#message-input", "Enter")
     expect(bodies(ann)).to_have_text(["Are you there?", "Yes!"])
     expect(bodies(ben)).to_have_text(["Are you there?", "Yes!"])
+    # Ann's page read Ben's answer; on Ben's page his own message turns "read", Ann's stays unmarked.
+    expect(ben.locator("#messages .msg", has_text="Yes!")).to_have_attribute("data-read", "true")
+    expect(ben.locator("#messages .msg", has_text="Are you there?")).to_have_attribute("data-read", "false")
 
     mine = ann.locator("#messages .msg", has_text="Are you there?")
     mine.locator(".msg-edit").click()
@@ -277,3 +282,60 @@ def test_direct_message_to_a_non_friend_is_refused_visibly(servers, browser, peo
     ann.click("#notify-permission")
     expect(ann.locator("#notify-state")).to_have_text("Desktop notifications are on.")
     expect(ann.locator("#notify-permission")).to_be_hidden()
+
+
+def test_friends_online_dots_come_from_the_inbox_join_after_a_reconnect(servers, browser, people):
+    """Presence events lost while disconnected are not replayed: every (re)join sets the dots."""
+    server = servers(name="chat")
+    routes: list[WebSocketRoute] = []
+    dropped: list[dict[str, Any]] = []
+
+    def lose_presence_events(page_side: WebSocketRoute) -> None:
+        # Forward everything but inbox `presence` events, as if they were sent while Ben was away.
+        server_side = page_side.connect_to_server()
+        routes.append(page_side)
+
+        def to_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("op") == "event" and frame.get("event") == "presence":
+                dropped.append(frame["payload"])
+            else:
+                page_side.send(message)
+
+        server_side.on_message(to_page)
+        page_side.on_message(server_side.send)
+
+    def reconnect() -> None:
+        routes[-1].close(code=1011, reason="test outage")
+
+    ben = signed_in_context(browser, people["Ben"]).new_page()
+    ben.route_web_socket(re.compile(r"/ws/"), lose_presence_events)
+    ben.goto(f"{server.url}/chat/")
+    ben.wait_for_selector('.chat[data-joined="true"]', timeout=WAIT_MS)
+    ann_dot = ben.locator(f'#friend-list [data-user-id="{people["Ann"].pk}"]')
+    expect(ann_dot).to_have_attribute("data-online", "false")
+
+    def wait_for_dropped(count: int) -> None:
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while len(dropped) < count:
+            assert time.monotonic() < deadline, dropped
+            ben.wait_for_timeout(50)  # lets Playwright run the route's handlers
+
+    # Ann comes online; Ben's page misses the event and still shows her offline.
+    ann = open_chat(signed_in_context(browser, people["Ann"]), server, "/chat/")
+    wait_for_dropped(1)
+    assert dropped == [{"user": {"id": people["Ann"].pk, "username": "ann", "display_name": "Ann"}, "online": True}]
+    expect(ann_dot).to_have_attribute("data-online", "false")
+    # Ben's connection drops and comes back: the inbox join reply's friends_online turns the dot on.
+    reconnect()
+    expect(ann_dot).to_have_attribute("data-online", "true")
+    expect(ben.locator("#connection-state")).to_have_text("connected")
+    assert len(routes) == 2
+
+    # And off, the same way, after Ann leaves unseen.
+    ann.close()
+    wait_for_dropped(2)
+    expect(ann_dot).to_have_attribute("data-online", "true")
+    reconnect()
+    expect(ann_dot).to_have_attribute("data-online", "false")
+    expect(ann_dot.locator(".dot")).to_have_attribute("title", "offline")

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { connectionLabel, displayName, errorText, normalizeMessage, typingText } from '../../static/chat/format.js';
+import { connectionLabel, displayName, dmReadMeaning, errorText, normalizeMessage, typingText } from '../../static/chat/format.js';
 
 test('typingText names one, two, then counts the others', () => {
   assert.equal(typingText([]), '');
@@ -35,6 +35,26 @@ test('normalizeMessage orders channel messages by seq and DMs by id', () => {
   const dm = normalizeMessage({ id: 12, from: { id: 2 }, to: { id: 1 }, body: 'yo' });
   assert.equal(dm.key, 12);
   assert.equal(dm.author.id, 2);
+});
+
+test('normalizeMessage marks a DM read by its recipient, never a channel message', () => {
+  assert.equal(normalizeMessage({ id: 12, from: { id: 2 }, read_at: '2025-01-01T10:00:00Z' }).read, true);
+  assert.equal(normalizeMessage({ id: 12, from: { id: 2 }, read_at: null }).read, false);
+  assert.equal(normalizeMessage({ id: 9, seq: 3, author: { id: 1 } }).read, false);
+});
+
+test('dmReadMeaning tells "I read theirs" from "they read mine" by the reader', () => {
+  const ann = { id: 1, username: 'ann' };
+  const ben = { id: 2, username: 'ben' };
+  // In Ann's inbox (me = 1): she read Ben's messages up to 7 ...
+  assert.deepEqual(dmReadMeaning({ with: ben, up_to: 7, reader: ann }, 1), { friendId: 2, upTo: 7, byMe: true });
+  // ... or Ben read hers up to 9 (the reader is the other party).
+  assert.deepEqual(dmReadMeaning({ with: ben, up_to: 9, reader: ben }, 1), { friendId: 2, upTo: 9, byMe: false });
+  // Without a reader (events stored before it was sent) or with a stranger as reader: unknown.
+  assert.equal(dmReadMeaning({ with: ben, up_to: 9 }, 1), null);
+  assert.equal(dmReadMeaning({ with: ben, up_to: 9, reader: { id: 3 } }, 1), null);
+  assert.equal(dmReadMeaning({ with: ben, up_to: '9', reader: ben }, 1), null);
+  assert.equal(dmReadMeaning(null, 1), null);
 });
 
 test('normalizeMessage never keeps the text of a deleted message', () => {
