@@ -59,6 +59,29 @@ class Subscription:
 class Connection:
     """One client connection: parses frames, enforces limits, writes frames in order."""
 
+    # Slots and lazily created queues keep an idle connection small (docs/performance.md).
+    __slots__ = (
+        "_expiry_timer",
+        "_outbox",
+        "_outbox_bytes",
+        "_raw",
+        "_send",
+        "_server_send",
+        "_writing",
+        "bucket",
+        "closed",
+        "conn_id",
+        "errors",
+        "expires_at",
+        "hub",
+        "last_frame_at",
+        "rate_strikes",
+        "scope",
+        "subscriptions",
+        "throttles",
+        "user",
+    )
+
     def __init__(self, scope: dict[str, Any], send: Any) -> None:
         self.scope = scope
         self.conn_id = secrets.token_hex(8)
@@ -87,7 +110,7 @@ class Connection:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        identity, token_error = await db_call(self._identify)()
+        identity, token_error = await self._identify()
         await self._send({"type": "websocket.accept"})
         self._raw = raw_writer_for(self._server_send)
         if token_error:
@@ -124,14 +147,17 @@ class Connection:
             self.closed = True
             await self._cleanup()
 
-    def _identify(self) -> tuple[Identity, bool]:
+    async def _identify(self) -> tuple[Identity, bool]:
+        """The identity from `?token=` or the session cookie; True when the token is bad."""
         tokens = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("token")
         if tokens:
             try:
-                return identity_from_token(tokens[0]), False
+                return await db_call(identity_from_token)(tokens[0]), False
             except Unauthorized:
                 return Identity(user=None), True
-        return identity_from_session(self.scope.get("session")), False
+        if settings.SESSION_COOKIE_NAME in self.scope.get("cookies", {}):
+            return await db_call(identity_from_session)(self.scope.get("session")), False
+        return Identity(user=None), False  # nothing to look up: no database call
 
     async def _set_identity(self, identity: Identity) -> None:
         previous = self.user

@@ -65,7 +65,16 @@ class ServerProcess:
         log = self.log_path.open("ab")
         command = {
             "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)],
-            "uvicorn": ["-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port)],
+            "uvicorn": [
+                "-m",
+                "uvicorn",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ws-per-message-deflate",
+                "false",
+            ],
         }[self.kind]
         self.process = subprocess.Popen(
             [sys.executable, *command, "tests.e2e.asgi:application"],
