@@ -3,6 +3,7 @@
 import os
 
 import pytest
+import pytest_asyncio
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -36,3 +37,39 @@ def _release_test_database(django_db_setup, django_db_blocker):
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
         connections.close_all()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2 at production strength costs ~0.7 s per user here; hashing itself is not under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def fresh_hub():
+    """Each async test runs on its own event loop; the next one must start its own realtime hub."""
+    yield
+    from realtime.hub import stop_hub
+
+    await stop_hub()
+
+
+def _user(username: str):
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(username=username, display_name=username.title())
+
+
+@pytest.fixture
+def ann(db):
+    return _user("ann")
+
+
+@pytest.fixture
+def ben(db):
+    return _user("ben")
+
+
+@pytest.fixture
+def cat(db):
+    return _user("cat")

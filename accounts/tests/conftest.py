@@ -1,28 +1,5 @@
 import pytest
 
-from accounts.tests.factories import UserFactory
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # PBKDF2 at production strength costs ~0.7 s per user here; hashing itself is not under test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def ann(db):
-    return UserFactory(username="ann", display_name="Ann")
-
-
-@pytest.fixture
-def ben(db):
-    return UserFactory(username="ben", display_name="Ben")
-
-
-@pytest.fixture
-def cat(db):
-    return UserFactory(username="cat", display_name="Cat")
-
 
 @pytest.fixture
 def sent_signals():

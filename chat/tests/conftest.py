@@ -3,7 +3,6 @@
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -13,19 +12,6 @@ from accounts.tests.factories import FollowFactory, UserFactory
 from chat import services
 from chat.models import MODERATORS_GROUP, Channel, Membership
 from chat.tests.factories import ChannelFactory, MembershipFactory
-from realtime.hub import stop_hub
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def fresh_hub():
-    # Each test runs on its own event loop; the next one must start its own hub.
-    yield
-    await stop_hub()
 
 
 def make_friends(a: User, b: User) -> None:
@@ -42,21 +28,6 @@ def make_moderator(user: User) -> User:
 
 def join(user: User, channel: Channel, role: str = Membership.Role.MEMBER) -> Membership:
     return MembershipFactory(channel=channel, user=user, role=role)
-
-
-@pytest.fixture
-def ann(db):
-    return UserFactory(username="ann", display_name="Ann")
-
-
-@pytest.fixture
-def ben(db):
-    return UserFactory(username="ben", display_name="Ben")
-
-
-@pytest.fixture
-def cat(db):
-    return UserFactory(username="cat", display_name="Cat")
 
 
 @pytest.fixture

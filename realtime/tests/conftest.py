@@ -5,13 +5,11 @@ import contextlib
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
 from realtime import registry
-from realtime.hub import stop_hub
 from realtime.tests.topics import EchoHandler
 
 
@@ -21,12 +19,6 @@ def echo_handler():
     registry.register(handler)
     yield handler
     registry.unregister("test")
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def fresh_hub():
-    yield
-    await stop_hub()
 
 
 def token_for(user: Any) -> str:
