@@ -33,7 +33,7 @@ from chat.models import (
 from chat.selectors import channel_data, dm_data, is_moderator, message_data, unread_counts
 from config.errors import Conflict, Forbidden, Invalid, NotFound
 from realtime.hub import online_user_ids
-from realtime.publish import publish, revoke, rewrite
+from realtime.publish import debounce, publish, revoke, rewrite
 
 
 def inbox_key(user_id: int) -> str:
@@ -103,12 +103,19 @@ def _unread_changed(user_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: unread_publish(user_ids=ids), robust=True)
 
 
+# Members' `unread` counters after channel messages go out at most this often per channel:
+# in a busy channel each message would otherwise cost every online member a recount.
+CHANNEL_UNREAD_EVERY = 0.5
+
+
 def _channel_readers_changed(channel_id: int, *, except_user_id: int) -> None:
     def publish_counters() -> None:
         member_ids = Membership.objects.filter(channel_id=channel_id).exclude(user_id=except_user_id)
         unread_publish(user_ids=member_ids.values_list("user_id", flat=True))
 
-    transaction.on_commit(publish_counters, robust=True)
+    # Keyed by author too, so merged calls agree on whose counters did not change.
+    key = f"chat.unread:{channel_id}:{except_user_id}"
+    transaction.on_commit(lambda: debounce(key, CHANNEL_UNREAD_EVERY, publish_counters), robust=True)
 
 
 # -- channels --------------------------------------------------------------------

@@ -13,9 +13,10 @@ published from this process leave in the order they were published.
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -66,6 +67,7 @@ class Hub:
         self._pending_diffs: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
         self._operations: asyncio.Queue[tuple[str, str, Any, asyncio.Future[None] | None]] = asyncio.Queue()
         self._online_changes: asyncio.Queue[tuple[int, bool]] = asyncio.Queue()
+        self._debounced: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.ready: asyncio.Task[None] | None = None
         self._stopping = False
@@ -197,6 +199,26 @@ class Hub:
                 self.fanout(message["key"], message["frame"], message.get("exclude"))
             else:
                 self._revoke(message["key"], message.get("revoke_user"))
+
+    def debounce(self, key: str, seconds: float, func: Callable[[], None]) -> None:
+        """Runs `func` in the database thread `seconds` from now, once for all calls with `key` until then."""
+        if key in self._debounced or self._stopping:
+            return
+        self._debounced.add(key)
+        # A fresh context: this call may come from the database thread, whose context
+        # (copied by call_soon_threadsafe) marks its executor as busy, and db_call would refuse.
+        self.loop.call_later(
+            seconds,
+            lambda: self.loop.create_task(self._run_debounced(key, func), context=contextvars.Context()),
+            context=contextvars.Context(),
+        )
+
+    async def _run_debounced(self, key: str, func: Callable[[], None]) -> None:
+        self._debounced.discard(key)
+        try:
+            await db_call(func)()
+        except Exception:
+            logger.exception("Debounced %s failed", key)
 
     # -- presence ----------------------------------------------------------------
 

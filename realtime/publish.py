@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -66,6 +66,24 @@ def rewrite(topic: str, seqs: Iterable[int], payload: Any) -> int:
         stored.save(update_fields=["frame"])
         rewritten += 1
     return rewritten
+
+
+def debounce(key: str, seconds: float, func: Callable[[], None]) -> None:
+    """Runs `func` (sync, may use the ORM and publish) once, `seconds` after the first call
+    with `key`; calls with the same key until then are merged into that one run.
+
+    For derived state that many writes change at once (unread counters after each
+    message in a busy channel): clients get the state after the burst, not once per
+    write. Call it after commit. Without a running hub (a management command, a
+    worker) `func` runs at once.
+    """
+    hub = running_hub()
+    if hub is None:
+        func()
+    elif _on_event_loop(hub.loop):
+        hub.debounce(key, seconds, func)
+    else:
+        hub.loop.call_soon_threadsafe(hub.debounce, key, seconds, func)
 
 
 def revoke(topic: str, *, user_id: int | None = None) -> None:

@@ -188,3 +188,43 @@ async def test_user_online_signal_once_per_user_and_online_ids(users):
         assert await database_sync_to_async(online_user_ids)([ann.pk]) == set()
     finally:
         user_presence_changed.disconnect(dispatch_uid="test-online")
+
+
+async def test_debounce_merges_calls_within_the_window():
+    from realtime.hub import get_hub
+    from realtime.publish import debounce
+
+    await get_hub()
+    runs: list[int] = []
+    for i in range(5):
+        debounce("test:merge", 0.2, lambda i=i: runs.append(i))
+    await asyncio.sleep(0.1)
+    assert runs == []
+    for _ in range(50):
+        if runs:
+            break
+        await asyncio.sleep(0.02)
+    assert runs == [0]
+    debounce("test:merge", 0.05, lambda: runs.append(9))  # a new window after the run
+    for _ in range(50):
+        if len(runs) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert runs == [0, 9]
+
+
+async def test_debounce_from_the_database_thread_runs_orm_code():
+    from realtime.db import db_call
+    from realtime.hub import get_hub
+    from realtime.models import Stream
+    from realtime.publish import debounce
+
+    await get_hub()
+    counts: list[int] = []
+    # As a service does after commit: from the worker thread, with a func that queries.
+    await db_call(lambda: debounce("test:orm", 0.05, lambda: counts.append(Stream.objects.count())))()
+    for _ in range(100):
+        if counts:
+            break
+        await asyncio.sleep(0.02)
+    assert counts == [0]
