@@ -20,21 +20,22 @@ from realtime.hub import online_user_ids
 
 def _sidebar(user: User) -> dict[str, Any]:
     """The channel list with unread counts and the friend list with online dots and unread counts."""
-    unread_channels = selectors.unread_for_user(user=user)["channels"]
+    unread = selectors.unread_for_user(user=user)
+    unread_channels = unread["channels"]
     channels = [
         {"id": channel.pk, "name": channel.name, "unread": unread_channels.get(str(channel.pk), 0)}
         for channel in selectors.channel_list_for_user(user=user, joined=True)
     ]
     friends = list(friends_of(user))
     online = online_user_ids(friend.pk for friend in friends)
-    unread_dms = {friend.pk: friend.unread_count for friend in selectors.conversation_list(user=user)}  # type: ignore[attr-defined]
+    unread_dms = unread["dms_by_user"]
     friend_rows = [
         {
             "id": friend.pk,
             "username": friend.username,
             "shown_name": friend.shown_name,
             "online": friend.pk in online,
-            "unread": unread_dms.get(friend.pk, 0),
+            "unread": unread_dms.get(str(friend.pk), 0),
         }
         for friend in friends
     ]
