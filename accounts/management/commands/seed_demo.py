@@ -1,8 +1,11 @@
-"""Creates the demo users ann, ben and cat (all friends) and the superuser admin. Safe to run again."""
+"""Creates the demo users ann, ben and cat (all friends), the superuser admin and each app's
+demo data (`<app>/demo.py`). Safe to run again."""
 
+from importlib import import_module
 from itertools import permutations
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import services
@@ -27,6 +30,15 @@ class Command(BaseCommand):
                 # Through the service, so user_followed / friendship_formed reach other apps.
                 services.user_follow(follower=follower, followee_id=followee.pk)
         self._admin(password)
+        # Feature apps add their own demo data in `<app>/demo.py` (e.g. chat's #general).
+        for app_config in apps.get_app_configs():
+            try:
+                module = import_module(f"{app_config.name}.demo")
+            except ModuleNotFoundError as error:
+                if error.name == f"{app_config.name}.demo":
+                    continue
+                raise
+            module.seed_demo(users=users, stdout=self.stdout)
 
     def _demo_user(self, username: str, display_name: str, password: str) -> User:
         user = User.objects.filter(username=username).first()
