@@ -1,10 +1,13 @@
 """Who a connection is: a JWT (auth frame or ?token=), the session cookie, or nobody."""
 
 from dataclasses import dataclass
+from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user, get_user_model
+from django.http.cookie import parse_cookie
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
@@ -33,9 +36,22 @@ def identity_from_token(token: Any) -> Identity:
     return Identity(user=user, expires_at=float(access["exp"]))
 
 
-def identity_from_session(session: Any) -> Identity:
-    """The user of a Django session (server-rendered pages), or anonymous."""
-    if session is None:
-        return Identity(user=None)
+def session_key_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The Django session cookie's value from a handshake's headers, if any."""
+    for name, value in headers:
+        if name == b"cookie":
+            key = parse_cookie(value.decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
+            if key:
+                return key
+    return None
+
+
+def identity_from_session(session_key: str) -> Identity:
+    """The user of a Django session (server-rendered pages), or anonymous.
+
+    Loaded here rather than by Channels' session middleware, which would keep a copy of
+    the scope and a lazy session alive for the whole life of every connection.
+    """
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     user = get_user(SimpleNamespace(session=session))
     return Identity(user=user if user.is_authenticated else None)

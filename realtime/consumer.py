@@ -21,7 +21,7 @@ from django.conf import settings
 from accounts.selectors import user_public
 from config.errors import BadRequest, Invalid, NotJoined, RateLimited, ServiceError, TooManyTopics, Unauthorized
 from realtime import protocol, registry
-from realtime.auth import Identity, identity_from_session, identity_from_token
+from realtime.auth import Identity, identity_from_session, identity_from_token, session_key_from_headers
 from realtime.db import db_call
 from realtime.hub import Hub, get_hub
 from realtime.limits import ErrorWindow, TokenBucket
@@ -155,8 +155,9 @@ class Connection:
                 return await db_call(identity_from_token)(tokens[0]), False
             except Unauthorized:
                 return Identity(user=None), True
-        if settings.SESSION_COOKIE_NAME in self.scope.get("cookies", {}):
-            return await db_call(identity_from_session)(self.scope.get("session")), False
+        session_key = session_key_from_headers(self.scope.get("headers", []))
+        if session_key:
+            return await db_call(identity_from_session)(session_key), False
         return Identity(user=None), False  # nothing to look up: no database call
 
     async def _set_identity(self, identity: Identity) -> None:

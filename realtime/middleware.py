@@ -1,9 +1,8 @@
-"""ASGI middleware in front of the realtime consumer: origin check and session."""
+"""ASGI middleware in front of the realtime consumer: the origin check."""
 
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
 
 Scope = dict[str, Any]
@@ -55,4 +54,5 @@ class OriginValidator:
 
 
 def realtime_middleware(app: Any) -> Any:
-    return OriginValidator(SessionMiddlewareStack(app))
+    # No Channels session middleware: the consumer reads the session cookie itself, once.
+    return OriginValidator(app)
