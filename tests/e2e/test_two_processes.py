@@ -61,6 +61,9 @@ def test_event_published_through_one_process_reaches_the_other(servers, redis_ur
         on_a = await Peer.connect(a.ws_url)
         assert (await on_b.request(op="join", topic="test:cross"))["ok"]
         assert (await on_a.request(op="join", topic="test:cross"))["ok"]
+        # Idle past redis-py 8's default socket timeout (about 5 s), which once killed
+        # idle channels-redis subscribers (STACK.md pitfall 1): delivery must still work.
+        await asyncio.sleep(10)
         reply = await on_a.request(op="send", topic="test:cross", event="echo", payload={"text": "from a"})
         for peer in (on_a, on_b):
             event = await peer.event("echoed")
