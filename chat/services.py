@@ -332,7 +332,12 @@ def channel_mark_read(*, user: User, channel_id: int, seq: int | None = None) ->
 
 
 def _existing_message(user: User, client_id: str, channel_id: int) -> Message | None:
-    existing = Message.objects.filter(author=user, client_id=client_id).select_related("author").first()
+    # get(), not first(): first() would sort by Meta.ordering (channel, seq), and SQLite then
+    # walked that index instead of looking up the unique (author, client_id) pair.
+    try:
+        existing = Message.objects.select_related("author").get(author=user, client_id=client_id)
+    except Message.DoesNotExist:
+        existing = None
     if existing is not None and existing.channel_id != channel_id:
         raise Conflict("This client_id was already used for a message in another channel.")
     return existing
