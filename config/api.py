@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from rest_framework import pagination
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import pagination, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -29,3 +30,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body["code"] = exc.code
         return Response(body, status=exc.http_status)
     return drf_exception_handler(exc, context)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """An error: `detail` says what went wrong; invalid fields come as `{"field": ["problem"]}`."""
+
+    detail = serializers.CharField(required=False)
+    code = serializers.CharField(required=False, help_text="Machine-readable error code, e.g. conflict.")
+
+
+# Error responses every API documents the same way.
+UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Not signed in, or the token is invalid or expired.")
+INVALID = OpenApiResponse(ErrorSerializer, description="Invalid fields; each names its problem.")

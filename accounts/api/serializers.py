@@ -66,10 +66,3 @@ class RegisterResultSerializer(serializers.Serializer):
     user = UserMeSerializer()
     access = serializers.CharField(help_text="JWT access token.")
     refresh = serializers.CharField(help_text="JWT refresh token.")
-
-
-class ErrorSerializer(serializers.Serializer):
-    """An error: `detail` says what went wrong; invalid fields come as `{"field": ["problem"]}`."""
-
-    detail = serializers.CharField(required=False)
-    code = serializers.CharField(required=False, help_text="Machine-readable error code, e.g. conflict.")

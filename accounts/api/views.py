@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.api.serializers import (
-    ErrorSerializer,
     RegisterResultSerializer,
     RegisterSerializer,
     UserListItemSerializer,
@@ -20,9 +19,9 @@ from accounts.api.serializers import (
     UserSearchSerializer,
 )
 from accounts.models import User
+from config.api import UNAUTHORIZED, ErrorSerializer
 from config.errors import NotFound
 
-UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Not signed in, or the token is invalid or expired.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such active user.")
 
 

@@ -15,7 +15,6 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from accounts.api.serializers import ErrorSerializer
 from chat import selectors, services
 from chat.api.serializers import (
     ChannelCreateSerializer,
@@ -40,9 +39,8 @@ from chat.api.serializers import (
 )
 from chat.models import Channel, Membership
 from chat.selectors import Page
+from config.api import INVALID, UNAUTHORIZED, ErrorSerializer
 
-UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Not signed in, or the token is invalid or expired.")
-INVALID = OpenApiResponse(ErrorSerializer, description="Invalid fields; each names its problem.")
 NO_CHANNEL = OpenApiResponse(ErrorSerializer, description="No such channel, or a private one you are not in.")
 NO_MESSAGE = OpenApiResponse(ErrorSerializer, description="No such message, or one you may not see.")
 NO_USER = OpenApiResponse(ErrorSerializer, description="No such user.")
