@@ -33,6 +33,7 @@ import base64
 import contextlib
 import multiprocessing
 import os
+import random
 import sys
 import threading
 import time
@@ -199,12 +200,13 @@ class WebSocket(asyncio.Protocol):
 class PhaseStats:
     """What the clients of one worker received in one phase (messages carry their phase)."""
 
-    __slots__ = ("duplicated", "first", "last", "latencies", "seq_errors", "unique")
+    __slots__ = ("duplicated", "first", "last", "latencies", "seq_gaps", "seq_repeats", "unique")
 
     def __init__(self) -> None:
         self.unique = 0
         self.duplicated = 0
-        self.seq_errors = 0
+        self.seq_gaps = 0  # an event skipped seqs (v1: the client re-joins to fill the gap)
+        self.seq_repeats = 0  # an event with a seq already seen (v1: dropped, as the protocol says)
         self.latencies = array("d")
         self.first = 0.0
         self.last = 0.0
@@ -218,6 +220,7 @@ class Stats:
         self.phases: dict[int, PhaseStats] = {}
         self.disconnects = 0
         self.resumes = 0
+        self.frame_errors = 0
         self.errors: list[str] = []
 
     def phase(self, code: int) -> PhaseStats:
@@ -258,7 +261,7 @@ class Client:
     async def connect(self, timeout: float = 60) -> None:
         loop = asyncio.get_running_loop()
         self.ready = loop.create_future()
-        self.ws = WebSocket(self.host, self.port, self.path, self._on_open, self._on_text, self._on_close)
+        self.ws = WebSocket(self.host, self.port, self.path, self._on_open, self._on_text_checked, self._on_close)
         await asyncio.wait_for(loop.create_connection(lambda: self.ws, self.host, self.port), timeout)
         await asyncio.wait_for(self.ready, timeout)
         self.connected = True
@@ -276,6 +279,16 @@ class Client:
     def _on_open(self) -> None:
         pass
 
+    def _on_text(self, raw: bytes) -> None:
+        raise NotImplementedError
+
+    def _on_text_checked(self, raw: bytes) -> None:
+        try:
+            self._on_text(raw)
+        except Exception as error:  # a frame we could not handle: reported, never fatal
+            self.worker.stats.frame_errors += 1
+            self.worker.stats.error(f"frame {raw[:120]!r}: {error!r}")
+
     def _on_close(self, code: int | None) -> None:
         if self.ready is not None and not self.ready.done():
             self.ready.set_exception(ConnectionError(f"closed before ready (code {code})"))
@@ -292,8 +305,8 @@ class Client:
     def on_lost(self) -> None:
         pass
 
-    def deliver(self, body: str, seq: int | None) -> None:
-        """One `message.created` (or Socket.IO `message`) received."""
+    def count(self, body: str) -> None:
+        """One message delivered to the application: latency, and counted once per message id."""
         now = time.time()
         try:
             data = loads(body)
@@ -312,11 +325,12 @@ class Client:
         if not stats.first:
             stats.first = now
         stats.last = now
-        if seq is not None:
-            if self.last_seq is not None and seq != self.last_seq + 1:
-                stats.seq_errors += 1
-            if self.last_seq is None or seq > self.last_seq:
-                self.last_seq = seq
+
+    def phase_of(self, body: str) -> PhaseStats | None:
+        try:
+            return self.worker.stats.phase(loads(body)["p"])
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def close(self) -> None:
         self.closing = True
@@ -325,20 +339,28 @@ class Client:
 
 
 class V1Client(Client):
-    """Protocol v1 (docs/protocol.md)."""
+    """Protocol v1 (docs/protocol.md), including what section 5 asks of every client: drop an
+    event whose seq was seen, re-join with `since` on a gap, and resume after a reconnect."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.path = f"/ws/?token={self.token}" if self.token else "/ws/"
+        self.join_refs: set[str] = set()
+        self.refilling = False
 
     def _on_text(self, raw: bytes) -> None:
         frame = loads(raw)
         op = frame.get("op")
         if op == "event":
             if frame.get("event") == "message.created" and self.record:
-                self.deliver(frame["payload"]["message"]["body"], frame.get("seq"))
+                self.on_message(frame["payload"]["message"]["body"], frame.get("seq"))
         elif op == "reply":
-            future = self.pending.pop(frame.get("ref"), None)
+            ref = frame.get("ref")
+            if ref in self.join_refs:
+                # Before any later frame of this read: the missed events precede the live ones.
+                self.join_refs.discard(ref)
+                self.on_join_reply(frame)
+            future = self.pending.pop(ref, None)
             if future is not None and not future.done():
                 future.set_result(frame)
         elif op == "hello":
@@ -347,24 +369,57 @@ class V1Client(Client):
         elif op == "error":
             self.worker.stats.error(f"error frame {frame.get('error')}")
 
+    def on_message(self, body: str, seq: int | None) -> None:
+        if seq is not None and self.last_seq is not None:
+            if seq <= self.last_seq:
+                stats = self.phase_of(body)
+                if stats is not None:
+                    stats.seq_repeats += 1
+                return
+            if seq > self.last_seq + 1:
+                # Dropped here; the re-join's `missed` brings it with the ones skipped.
+                stats = self.phase_of(body)
+                if stats is not None:
+                    stats.seq_gaps += 1
+                if not self.refilling:
+                    self.refilling = True
+                    asyncio.get_running_loop().create_task(self._refill())
+                return
+        if seq is not None:
+            self.last_seq = seq
+        self.count(body)
+
+    def on_join_reply(self, reply: dict[str, Any]) -> None:
+        if not reply.get("ok"):
+            return
+        payload = reply["payload"]
+        if self.last_seq is None:
+            # Section 8: the reply carries the stream head; live events follow it.
+            self.last_seq = payload.get("seq", 0)
+        for missed in payload.get("missed") or ():
+            # The same frames as sent live, so the same handler (section 5).
+            self._on_text(dumps(missed))
+        if payload.get("reset"):
+            self.worker.stats.error("join reply with reset: missed events are lost")
+
     async def join(self, topic: str, since: int | None = None) -> None:
         ref = self.next_ref()
-        frame = {"op": "join", "ref": ref, "topic": topic}
+        frame: dict[str, Any] = {"op": "join", "ref": ref, "topic": topic}
         if since is not None:
             frame["params"] = {"since": since}
+        self.join_refs.add(ref)
         reply = await asyncio.wait_for(self.request(dumps(frame), ref), 120)
         if not reply.get("ok"):
             raise RuntimeError(f"join {topic} failed: {reply.get('error')}")
         self.topic = topic
-        payload = reply["payload"]
-        for missed in payload.get("missed") or ():
-            # The same frames as sent live, so the same handler (section 5).
-            self._on_text(missed if isinstance(missed, bytes | str) else dumps(missed))
-        if payload.get("reset"):
-            self.worker.stats.error("join reply with reset: missed events are lost")
-        if since is None:
-            # Section 8: the reply carries the stream head; live events follow it.
-            self.last_seq = payload.get("seq", 0)
+
+    async def _refill(self) -> None:
+        try:
+            await self.join(self.topic, since=self.last_seq)  # type: ignore[arg-type]
+        except Exception as error:
+            self.worker.stats.error(f"re-join after a gap failed: {error!r}")
+        finally:
+            self.refilling = False
 
     def send_message(self, body: str, client_id: str) -> asyncio.Future[Any]:
         ref = self.next_ref()
@@ -408,7 +463,7 @@ class SioClient(Client):
         if kind == b"42":
             name, payload = loads(raw[2:])
             if name == "message" and self.record:
-                self.deliver(payload["message"]["body"], payload["message"].get("seq"))
+                self.on_message(payload["message"]["body"], payload["message"].get("seq"))
         elif kind == b"43":
             bracket = raw.index(b"[")
             future = self.pending.pop(raw[2:bracket].decode(), None)
@@ -423,6 +478,19 @@ class SioClient(Client):
                 self.ready.set_result(None)
         elif kind in (b"41", b"44"):
             self.worker.stats.error(f"namespace refused: {raw[:200]!r}")
+
+    def on_message(self, body: str, seq: int | None) -> None:
+        # Socket.IO has no resume: gaps and repeats are only counted.
+        if seq is not None and self.last_seq is not None and seq != self.last_seq + 1:
+            stats = self.phase_of(body)
+            if stats is not None:
+                if seq > self.last_seq:
+                    stats.seq_gaps += 1
+                else:
+                    stats.seq_repeats += 1
+        if seq is not None and (self.last_seq is None or seq > self.last_seq):
+            self.last_seq = seq
+        self.count(body)
 
     async def join(self, topic: str, since: int | None = None) -> None:
         ref = self.next_ref()
@@ -621,15 +689,26 @@ class Worker:
         return {
             "unique": stats.unique,
             "duplicated": stats.duplicated,
-            "seq_errors": stats.seq_errors,
+            "seq_gaps": stats.seq_gaps,
+            "seq_repeats": stats.seq_repeats,
             "first": stats.first,
             "last": stats.last,
             "latencies": stats.latencies.tobytes(),
             "disconnects": self.stats.disconnects,
             "resumes": self.stats.resumes,
+            "frame_errors": self.stats.frame_errors,
             "errors": self.stats.errors[:10],
             "clients": len(self.clients),
         }
+
+    async def cmd_drop(self, count: int) -> int:
+        """Aborts the TCP connections of `count` clients (no close frame), to exercise resuming."""
+        dropped = 0
+        for client in random.sample(self.clients, min(count, len(self.clients))):
+            if client.ws is not None and client.ws.transport is not None:
+                client.ws.transport.abort()
+                dropped += 1
+        return dropped
 
     async def cmd_close(self) -> dict[str, Any]:
         for client in self.clients:

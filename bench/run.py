@@ -54,7 +54,7 @@ FULL = {
     "fixed_rate": 1000,  # deliveries/s in the fixed-rate phase
     "fixed_seconds": 8,
     "fixed_min_messages": 3,
-    "burst_deliveries": 150_000,  # the burst sends up to this many deliveries' worth of messages...
+    "burst_deliveries": 300_000,  # the burst sends up to this many deliveries' worth of messages...
     "burst_min_messages": 20,
     "burst_max_seconds": 8,  # ...or stops sending after this long
     "chat_channels": 500,
@@ -177,11 +177,12 @@ class Run:
     def start(self, label: str, count: int = 1, redis_url: str | None = None) -> list[servers.Process]:
         procs = []
         database_url = None if self.target == PEER else self.bench.database.clone(f"{self.target}_{label}")
+        cpus = self.bench.server_cpus if count == 1 else None  # --pin: single server processes only
         for index in range(count):
             port = servers.free_port()
             name = f"{self.target}-{label}-{index}"
             if self.target == PEER:
-                procs.append(servers.start_peer(port, self.bench.logdir, self.bench.server_cpus, redis_url, name))
+                procs.append(servers.start_peer(port, self.bench.logdir, cpus, redis_url, name))
             else:
                 procs.append(
                     servers.start_ours(
@@ -189,7 +190,7 @@ class Run:
                         port,
                         database_url,
                         self.bench.logdir,  # type: ignore[arg-type]
-                        self.bench.server_cpus,
+                        cpus,
                         redis_url,
                         name,
                     )
@@ -296,9 +297,11 @@ class Run:
         return {
             "unique": sum(r["unique"] for r in reports.values()),
             "duplicated": sum(r["duplicated"] for r in reports.values()),
-            "seq_errors": sum(r["seq_errors"] for r in reports.values()),
+            "seq_gaps": sum(r["seq_gaps"] for r in reports.values()),
+            "seq_repeats": sum(r["seq_repeats"] for r in reports.values()),
             "disconnects": sum(r["disconnects"] for r in reports.values()),
             "resumes": sum(r["resumes"] for r in reports.values()),
+            "frame_errors": sum(r["frame_errors"] for r in reports.values()),
             "client_errors": [e for r in reports.values() for e in r["errors"]][:10],
             "first": min((r["first"] for r in reports.values() if r["first"]), default=0.0),
             "last": max(r["last"] for r in reports.values()),
@@ -323,9 +326,11 @@ class Run:
             "delivered_pct": round(100 * delivered / expected, 3) if expected else math.nan,
             "lost": max(0, expected - delivered),
             "duplicated": received["duplicated"],
-            "seq_errors": received["seq_errors"],
+            "seq_gaps": received["seq_gaps"],
+            "seq_repeats": received["seq_repeats"],
             "disconnects": received["disconnects"],
             "resumes": received["resumes"],
+            "frame_errors": received["frame_errors"],
             "client_errors": received["client_errors"],
             "seconds": round(seconds, 3),
             "deliveries_per_s": round(delivered / seconds, 1),
@@ -348,7 +353,7 @@ class Run:
         first_id = phase * 10_000_000
         profiler = self.bench.profile(meter.procs[0], name) if interval == 0 and self.target != PEER else None
         before = meter.snapshot()
-        published = self.lg.call(
+        call = self.lg.send(
             0,
             "publish",
             phase=phase,
@@ -358,6 +363,13 @@ class Run:
             window=window,
             max_seconds=max_seconds,
         )
+        dropped = 0
+        if self.bench.args.drop and interval == 0:
+            # --drop: cut some subscribers' TCP connections mid-burst; they must resume without loss.
+            time.sleep(min(1.0, max_seconds / 4))
+            per_worker = math.ceil(subscribers * self.bench.args.drop / len(self.receivers))
+            dropped = sum(self.lg.call_each({w: {"count": per_worker} for w in self.receivers}, "drop").values())
+        published = self.lg.wait(0, call, timeout=max_seconds + 600)
         expected = published["acked"] * subscribers
         self.wait_deliveries(phase, expected)
         after = meter.snapshot()
@@ -365,12 +377,13 @@ class Run:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=30)
         received = self.collect(phase)
-        # CPU and time up to the last delivery (the wait above may overshoot by one poll).
+        # CPU up to the last delivery (the wait above overshoots by at most one poll, or by its
+        # idle timeout when deliveries are missing); cores are over the same window.
         spent = meter.diff(before, after)
-        spent["time"] = max(received["last"], published["last_ack"]) - published["started"]
         result = self.phase_result(name, received, expected, published["started"], spent, published["acked"])
         result["publish_errors"] = published["errors"]
         result["sent"] = published["sent"]
+        result["dropped_connections"] = dropped
         return result
 
     # -- scenarios -------------------------------------------------------------------
@@ -380,10 +393,11 @@ class Run:
         procs = self.start("fanout")
         try:
             meter = Meter(self.bench, procs)
-            for size in self.config["fanout_sizes"]:
+            for number, size in enumerate(self.config["fanout_sizes"], 1):
                 results.append(self.fanout_size(procs, meter, size))
                 self.close_clients()
-                meter.wait_quiet()
+                if number < len(self.config["fanout_sizes"]):
+                    meter.wait_quiet()
         finally:
             errors = self.stop(procs)
         for result in results:
@@ -472,7 +486,6 @@ class Run:
             started = min(r["started"] for r in sent.values())
             finished = max(r["finished"] for r in sent.values())
             spent = meter.diff(before, after)
-            spent["time"] = max(received["last"], finished) - started
             result = self.phase_result("chat", received, expected, started, spent, acked)
             result["persisted_messages_per_s"] = round(acked / max(finished - started, 1e-9), 1)
             result["server_cpu_us_per_message"] = round(spent["server"] / max(acked, 1) * 1e6, 1)
@@ -609,7 +622,19 @@ class Bench:
             return None
         out = self.logdir / f"profile-{proc.name}-{name}.txt"
         profiler = subprocess.Popen(
-            [self.args.profile, "record", "-p", str(proc.pid), "-f", "raw", "-r", "200", "-o", str(out)],
+            [
+                self.args.profile,
+                "record",
+                "--nonblocking",
+                "-p",
+                str(proc.pid),
+                "-f",
+                "raw",
+                "-r",
+                "200",
+                "-o",
+                str(out),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -879,6 +904,14 @@ def main() -> None:
         help="pin single server processes to the first CPU and the load generator to the others",
     )
     parser.add_argument("--no-peer", action="store_true", help="skip the Socket.IO peer (no ratios)")
+    parser.add_argument(
+        "--drop",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="abort this fraction of subscriber connections during each burst (our clients resume by seq; "
+        "Socket.IO has no resume, so its losses are expected)",
+    )
     parser.add_argument(
         "--profile",
         nargs="?",
