@@ -945,6 +945,8 @@ def main() -> None:
     if args.profile and not Path(args.profile).exists():
         parser.error(f"--profile: {args.profile} not found (pip install py-spy)")
 
+    # SIGTERM unwinds like Ctrl-C, so every started process is stopped and databases dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bench = Bench(args)
     logs = out.with_name(out.stem + "-logs")
     started = time.monotonic()
