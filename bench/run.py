@@ -184,27 +184,32 @@ class Run:
         procs = []
         database_url = None if self.target == PEER else self.bench.database.clone(f"{self.target}_{label}")
         cpus = self.bench.server_cpus if count == 1 else None  # --pin: single server processes only
-        for index in range(count):
-            port = servers.free_port()
-            name = f"{self.target}-{label}-{index}"
-            if self.target == PEER:
-                procs.append(servers.start_peer(port, self.bench.logdir, cpus, redis_url, name))
-            else:
-                procs.append(
-                    servers.start_ours(
-                        self.target,
-                        port,
-                        database_url,
-                        self.bench.logdir,  # type: ignore[arg-type]
-                        cpus,
-                        redis_url,
-                        name,
+        try:
+            for index in range(count):
+                port = servers.free_port()
+                name = f"{self.target}-{label}-{index}"
+                if self.target == PEER:
+                    procs.append(servers.start_peer(port, self.bench.logdir, cpus, redis_url, name))
+                else:
+                    procs.append(
+                        servers.start_ours(
+                            self.target,
+                            port,
+                            database_url,  # type: ignore[arg-type]
+                            self.bench.logdir,
+                            cpus,
+                            redis_url,
+                            name,
+                        )
                     )
-                )
-        # One client through the whole path first, so lazy imports and the hub are not measured.
-        for proc in procs:
-            self.connect([proc], [self.token(0)], [None], worker=self.receivers[0])
-        self.close_clients()
+            # One client through the whole path first, so lazy imports and the hub are not measured.
+            for proc in procs:
+                self.connect([proc], [self.token(0)], [None], worker=self.receivers[0])
+            self.close_clients()
+        except BaseException:
+            for proc in procs:
+                proc.stop()
+            raise
         return procs
 
     def stop(self, procs: list[servers.Process]) -> dict[str, Any]:
