@@ -15,6 +15,8 @@ import redis
 from redis import asyncio as aioredis
 
 SNAPSHOT_LIMIT = 100
+REDIS_POOL_SIZE = 32
+REDIS_POOL_WAIT = 30  # seconds a presence update may wait for a free connection
 
 
 @dataclass(slots=True)
@@ -151,7 +153,12 @@ class RedisPresence:
     """Presence shared by every server process through Redis; see the module docstring."""
 
     def __init__(self, url: str, ttl: int) -> None:
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=None)
+        # A blocking pool: a thousand joins at once wait for a connection instead of
+        # failing with MaxConnectionsError (redis-py's default pool raises at its limit).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_POOL_SIZE, timeout=REDIS_POOL_WAIT, socket_timeout=None
+        )
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.ttl = ttl
         self._add = self.redis.register_script(_ADD)
         self._remove = self.redis.register_script(_REMOVE)
@@ -193,6 +200,7 @@ class RedisPresence:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
 
     _sync_clients: dict[str, redis.Redis] = {}
 
