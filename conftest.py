@@ -22,6 +22,21 @@ def running_in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
+@pytest.fixture
+def redis_url() -> str:
+    """A reachable Redis: REDIS_URL, else the local default; skipped without one, except in CI."""
+    import redis
+
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except redis.RedisError as error:
+        if running_in_ci():
+            pytest.fail(f"Redis at {url} is unreachable in CI: {error}")
+        pytest.skip(f"Redis at {url} is unreachable: {error}")
+    return url
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _release_test_database(django_db_setup, django_db_blocker):
     """Async transactional tests leave a connection in a context the teardown cannot close;

@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import traceback
+from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Callable
 from typing import Any
@@ -237,7 +238,7 @@ class Stats:
 # -- clients -------------------------------------------------------------------------
 
 
-class Client:
+class Client(ABC):
     """One connection of either dialect; subclasses parse and build the frames."""
 
     path = "/"
@@ -276,11 +277,12 @@ class Client:
         self.ws.send_text(frame)  # type: ignore[union-attr]
         return future
 
-    def _on_open(self) -> None:
-        pass
+    def _on_open(self) -> None:  # noqa: B027 - an optional hook
+        """Called when the WebSocket handshake completes; clients wait for their first frame instead."""
 
+    @abstractmethod
     def _on_text(self, raw: bytes) -> None:
-        raise NotImplementedError
+        """Handles one text frame of this dialect."""
 
     def _on_text_checked(self, raw: bytes) -> None:
         try:
@@ -302,8 +304,8 @@ class Client:
             self.connected = False
             self.on_lost()
 
-    def on_lost(self) -> None:
-        pass
+    def on_lost(self) -> None:  # noqa: B027 - an optional hook
+        """Called when a connection that was ready drops."""
 
     def count(self, body: str) -> None:
         """One message delivered to the application: latency, and counted once per message id."""

@@ -149,10 +149,6 @@ def channel_get_for_user(*, user: User, channel_id: int) -> Channel:
     return channel
 
 
-def membership_get(*, user: User, channel_id: int) -> Membership | None:
-    return Membership.objects.filter(user=user, channel_id=channel_id).select_related("channel").first()
-
-
 def channel_member_list(*, user: User, channel_id: int) -> QuerySet[Membership]:
     """Members of a channel the user may see, oldest first; NotFound otherwise."""
     channel = channel_get_for_user(user=user, channel_id=channel_id)
@@ -274,18 +270,6 @@ def dm_page(
         has_older=qs.filter(older_than((rows[0].created_at, rows[0].pk))).exists(),
         has_newer=qs.filter(newer_than((rows[-1].created_at, rows[-1].pk))).exists(),
     )
-
-
-def dm_get_for_user(*, user: User, message_id: int) -> DirectMessage:
-    """A direct message the user sent or received; NotFound otherwise."""
-    message = (
-        DirectMessage.objects.filter(Q(sender=user) | Q(recipient=user), pk=message_id)
-        .select_related("sender", "recipient")
-        .first()
-    )
-    if message is None:
-        raise NotFound("No such message.")
-    return message
 
 
 def conversation_list(*, user: User) -> QuerySet[User]:

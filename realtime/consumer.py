@@ -44,12 +44,10 @@ _CLOSE = object()
 
 
 class Subscription:
-    __slots__ = ("handler", "key", "name", "pending", "presence_member", "state")
+    __slots__ = ("key", "pending", "presence_member", "state")
 
-    def __init__(self, handler: TopicHandler, key: str, name: str) -> None:
-        self.handler = handler
+    def __init__(self, key: str) -> None:
         self.key = key
-        self.name = name
         self.state: Any = None
         self.presence_member: str | None = None
         # Live frames held while a (re)join is in flight, sent after its reply.
@@ -72,7 +70,6 @@ class Connection:
         "closed",
         "conn_id",
         "errors",
-        "expires_at",
         "hub",
         "last_frame_at",
         "rate_strikes",
@@ -87,7 +84,6 @@ class Connection:
         self.conn_id = secrets.token_hex(8)
         self._send = send
         self.user: Any = None
-        self.expires_at: float | None = None
         self.subscriptions: dict[str, Subscription] = {}
         self.hub: Hub | None = None
         self.closed = False
@@ -167,7 +163,6 @@ class Connection:
         if identity.user is not None and (previous is None or identity.user.pk != previous.pk):
             await self.hub.user_connected(identity.user.pk, user_public(identity.user), self.conn_id)  # type: ignore[union-attr]
         self.user = identity.user
-        self.expires_at = identity.expires_at
         if self._expiry_timer is not None:
             self._expiry_timer.cancel()
             self._expiry_timer = None
@@ -353,7 +348,7 @@ class Connection:
         existing = self.subscriptions.get(key)
         if existing is None and len(self.subscriptions) >= settings.REALTIME_MAX_TOPICS:
             raise TooManyTopics(f"At most {settings.REALTIME_MAX_TOPICS} topics per connection.")
-        subscription = existing or Subscription(handler, key, frame.topic)
+        subscription = existing or Subscription(key)
         if existing is None:
             self.subscriptions[key] = subscription
             await self.hub.subscribe(key, self)  # type: ignore[union-attr]

@@ -132,9 +132,6 @@ class Hub:
             del self.topics[key]
             self._operations.put_nowait(("discard", group_name(key), None, None))
 
-    def subscribers(self, key: str) -> int:
-        return len(self.topics.get(key, ()))
-
     # -- publishing --------------------------------------------------------------
 
     def send_event(self, key: str, frame: str, exclude: str | None) -> None:

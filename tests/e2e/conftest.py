@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from tests.e2e.servers import ServerProcess, free_port
 
@@ -19,10 +18,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture
@@ -43,23 +38,10 @@ def servers(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 
 @pytest.fixture
-def redis_url() -> str:
-    """A reachable Redis: REDIS_URL, else the local default; skipped without one, except in CI."""
-    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url, socket_timeout=2).ping()
-    except redis.RedisError as error:
-        if _in_ci():
-            pytest.fail(f"Redis at {url} is unreachable in CI: {error}")
-        pytest.skip(f"Redis at {url} is unreachable: {error}")
-    return url
-
-
-@pytest.fixture
 def browser():
     """Headless Chromium through Playwright (sync API; tests using it are collected last)."""
     if not Path(CHROMIUM).exists():
-        if _in_ci():
+        if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
