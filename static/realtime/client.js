@@ -34,6 +34,7 @@
  *
  * @module realtime/client
  */
+import { CLOSE, ERROR, OP, STATE } from './protocol.js';
 
 /** @typedef {'connecting'|'open'|'reconnecting'|'closed'} ClientState */
 /** @typedef {'sending'|'sent'|'failed'} SendStatus */
@@ -195,8 +196,8 @@ function makeError(code, message, extra) {
 
 /** Error for a `reply` with `ok: false`; `.code`, `.fields`, `.error` (raw). */
 function replyError(error) {
-  const e = error && typeof error === 'object' ? error : { code: 'server_error', message: String(error) };
-  return makeError(e.code || 'server_error', e.message || e.code, { fields: e.fields || {}, error: e });
+  const e = error && typeof error === 'object' ? error : { code: ERROR.SERVER_ERROR, message: String(error) };
+  return makeError(e.code || ERROR.SERVER_ERROR, e.message || e.code, { fields: e.fields || {}, error: e });
 }
 
 function defaultUrl() {
@@ -234,7 +235,7 @@ export class RealtimeClient {
     this.maxQueue = o.maxQueue ?? 100;
     this.connectTimeout = o.connectTimeout ?? 15000;
     /** @type {ClientState} */
-    this.state = 'closed';
+    this.state = STATE.CLOSED;
     /** The current identity (hello's user, replaced by auth replies). */
     this.user = null;
     /** The last hello frame; `heartbeat` and `limits` live there. */
@@ -336,14 +337,14 @@ export class RealtimeClient {
     this._clearReconnect();
     this._attachNet();
     if (this._conn) {
-      const conn = this._dropConn(1000, 'restart');
-      this._teardown(conn, 1000);
+      const conn = this._dropConn(CLOSE.NORMAL, 'restart');
+      this._teardown(conn, CLOSE.NORMAL);
     }
     this._attempt = 0;
     this._authRetried = false;
     this._force = false;
     this._offline = false;
-    this._setState('connecting');
+    this._setState(STATE.CONNECTING);
     this._open();
   }
 
@@ -353,10 +354,10 @@ export class RealtimeClient {
     this._gen++;
     this._clearReconnect();
     if (this._conn) {
-      const conn = this._dropConn(1000, 'client closed');
-      this._teardown(conn, 1000);
+      const conn = this._dropConn(CLOSE.NORMAL, 'client closed');
+      this._teardown(conn, CLOSE.NORMAL);
     }
-    this._terminate(1000, 'client closed');
+    this._terminate(CLOSE.NORMAL, 'client closed');
   }
 
   /**
@@ -382,7 +383,7 @@ export class RealtimeClient {
         ws = new this._WS(this.url);
       } catch (err) {
         console.error('[realtime] cannot open socket:', err);
-        this._afterClose(1006, 'connect failed');
+        this._afterClose(CLOSE.ABNORMAL, 'connect failed');
         return;
       }
       const conn = { ws, token: token || null, refs: 0, pending: new Map(), timers: new Set(), ready: false, lost: false, hello: null };
@@ -390,7 +391,7 @@ export class RealtimeClient {
       // A socket can hang in CONNECTING, or open without ever saying hello.
       conn.connectTimer = this._connTimer(conn, this.connectTimeout, () => this._kill(conn, 'connect timeout'));
       ws.onmessage = (ev) => this._onMessage(conn, ev.data);
-      ws.onclose = (ev) => this._lost(conn, ev?.code ?? 1006, ev?.reason ?? '');
+      ws.onclose = (ev) => this._lost(conn, ev?.code ?? CLOSE.ABNORMAL, ev?.reason ?? '');
       ws.onerror = noop; // a close event always follows
     };
     if (typeof this._token !== 'function') {
@@ -410,7 +411,7 @@ export class RealtimeClient {
           if (gen !== this._gen) return;
           // Possibly just offline; retry with backoff, still forcing if we were.
           console.error('[realtime] token function failed:', err);
-          this._afterClose(1006, 'token unavailable');
+          this._afterClose(CLOSE.ABNORMAL, 'token unavailable');
         },
       );
   }
@@ -468,9 +469,9 @@ export class RealtimeClient {
 
   /** Close a socket we gave up on and handle it as lost right away (a dead
    * network may take minutes to deliver the close event). */
-  _kill(conn, reason, code = 1006) {
+  _kill(conn, reason, code = CLOSE.ABNORMAL) {
     if (conn.lost || conn !== this._conn) return;
-    this._dropConn(1000, reason);
+    this._dropConn(CLOSE.NORMAL, reason);
     this._teardown(conn, code);
     this._afterClose(code, reason);
   }
@@ -507,24 +508,24 @@ export class RealtimeClient {
 
     const pending = [...conn.pending.values()].sort((a, b) => Number(a.ref) - Number(b.ref));
     conn.pending.clear();
-    const culprits = code === 4413 ? this._oversized(conn, pending) : new Set();
+    const culprits = code === CLOSE.TOO_LARGE ? this._oversized(conn, pending) : new Set();
     const resend = [];
     for (const entry of pending) {
       if (entry.kind === 'send') {
         entry.conn = null;
         if (culprits.has(entry)) {
-          this._failSend(entry, makeError('too_large', 'frame larger than max_frame_bytes'));
+          this._failSend(entry, makeError(ERROR.TOO_LARGE, 'frame larger than max_frame_bytes'));
         } else if (!this._topics.has(entry.topic)) {
           // Left while the send was in flight: it would wait for a join forever.
-          this._failSend(entry, makeError('not_joined', `not joined to ${entry.topic}`));
+          this._failSend(entry, makeError(ERROR.NOT_JOINED, `not joined to ${entry.topic}`));
         } else if (!entry.queue) {
           // queue=false marks ephemeral sends (typing): stale after a reconnect.
-          this._failSend(entry, makeError('disconnected', 'connection lost before the reply'));
+          this._failSend(entry, makeError(ERROR.DISCONNECTED, 'connection lost before the reply'));
         } else {
           resend.push(entry);
         }
       } else if (entry.kind !== 'join') {
-        entry.reject(makeError('disconnected', 'connection lost before the reply'));
+        entry.reject(makeError(ERROR.DISCONNECTED, 'connection lost before the reply'));
       }
     }
     // In-flight sends were accepted before anything still queued: keep order.
@@ -554,13 +555,13 @@ export class RealtimeClient {
   /** Decide what follows a lost connection, by close code. */
   _afterClose(code, reason) {
     if (this._final) return;
-    if (code === 4400 || code === 4403) {
+    if (code === CLOSE.PROTOCOL_ERRORS || code === CLOSE.REMOVED) {
       // 4400: we have a bug, retrying repeats it. 4403: removed by a moderator
       // or owner; the app must tell the user rather than sneak back in.
       this._terminate(code, reason);
       return;
     }
-    if (code === 4401) {
+    if (code === CLOSE.UNAUTHORIZED) {
       if (this._authRetried) {
         this._terminate(code, reason);
         return;
@@ -580,7 +581,7 @@ export class RealtimeClient {
       this._scheduleReconnect(this.backoff.cap, code, reason);
       return;
     }
-    const delay = code === 4429 ? this.backoff.cap : backoffDelay(this._attempt, this.backoff, this._random);
+    const delay = code === CLOSE.RATE_LIMITED ? this.backoff.cap : backoffDelay(this._attempt, this.backoff, this._random);
     this._attempt++;
     this._scheduleReconnect(delay, code, reason);
   }
@@ -589,7 +590,7 @@ export class RealtimeClient {
     const gen = this._gen;
     this._emit('close', { code, reason, reconnect: true, delay });
     if (gen !== this._gen) return; // a close handler called close() or connect()
-    this._setState('reconnecting', { code, reason, delay, attempt: this._attempt });
+    this._setState(STATE.RECONNECTING, { code, reason, delay, attempt: this._attempt });
     this._clearReconnect();
     this._reconnectTimer = this._setTimeout(() => {
       this._reconnectTimer = null;
@@ -602,7 +603,7 @@ export class RealtimeClient {
     this._gen++;
     this._clearReconnect();
     this._detachNet();
-    const closed = () => makeError('closed', 'client closed', { closeCode: code });
+    const closed = () => makeError(ERROR.CLOSED, 'client closed', { closeCode: code });
     const queue = this._queue;
     this._queue = [];
     for (const entry of queue) this._failSend(entry, closed());
@@ -613,7 +614,7 @@ export class RealtimeClient {
       else this._rejectWaiters(rec, closed());
     }
     this._emit('close', { code, reason, reconnect: false, delay: null });
-    this._setState('closed', { code, reason });
+    this._setState(STATE.CLOSED, { code, reason });
   }
 
   // -- frames ---------------------------------------------------------------
@@ -659,17 +660,17 @@ export class RealtimeClient {
     }
     try {
       switch (frame.op) {
-        case 'hello':
+        case OP.HELLO:
           this._onHello(conn, frame);
           break;
-        case 'reply':
-        case 'pong':
+        case OP.REPLY:
+        case OP.PONG:
           this._onReply(conn, frame);
           break;
-        case 'event':
+        case OP.EVENT:
           this._onEventFrame(frame);
           break;
-        case 'error':
+        case OP.ERROR:
           this._emit('error', frame);
           break;
         default:
@@ -696,7 +697,7 @@ export class RealtimeClient {
     const ms = Number(conn.hello.heartbeat) * 1000;
     if (!(ms > 0)) return;
     const tick = () => {
-      this._write(conn, 'ping', {}, { kind: 'ping', start: this._now(), resolve: noop, reject: noop });
+      this._write(conn, OP.PING, {}, { kind: 'ping', start: this._now(), resolve: noop, reject: noop });
       // A half-open TCP connection never reports its death; silence does.
       if (conn.deadTimer == null) {
         conn.deadTimer = this._connTimer(conn, ms, () => this._kill(conn, 'heartbeat timeout'));
@@ -707,7 +708,7 @@ export class RealtimeClient {
   }
 
   _sendAuth(conn, token, forced) {
-    this._write(conn, 'auth', { token }, { kind: 'auth', token, forced, resolve: noop, reject: noop });
+    this._write(conn, OP.AUTH, { token }, { kind: 'auth', token, forced, resolve: noop, reject: noop });
   }
 
   _ready(conn) {
@@ -720,7 +721,7 @@ export class RealtimeClient {
     this._connTimer(conn, this.stableAfter, () => {
       this._attempt = 0;
     });
-    this._setState('open', { user: this.user });
+    this._setState(STATE.OPEN, { user: this.user });
     for (const rec of [...this._topics.values()]) {
       if (conn !== this._conn) return; // a state handler closed or restarted
       if (this._topics.get(rec.topic) === rec && rec.status === 'idle') this._sendJoin(rec);
@@ -731,7 +732,7 @@ export class RealtimeClient {
     const entry = conn.pending.get(String(frame.ref));
     if (!entry) return;
     conn.pending.delete(String(frame.ref));
-    const ok = frame.op === 'pong' || frame.ok === true;
+    const ok = frame.op === OP.PONG || frame.ok === true;
     switch (entry.kind) {
       case 'ping':
         if (ok) entry.resolve(this._now() - entry.start);
@@ -745,7 +746,7 @@ export class RealtimeClient {
         break;
       case 'leave':
         // not_joined: the server already agrees the topic is left.
-        if (ok || frame.error?.code === 'not_joined') entry.resolve(frame.payload ?? null);
+        if (ok || frame.error?.code === ERROR.NOT_JOINED) entry.resolve(frame.payload ?? null);
         else entry.reject(replyError(frame.error));
         break;
       case 'send':
@@ -774,11 +775,11 @@ export class RealtimeClient {
       // The server keeps the socket, anonymous. Joining anonymously would give
       // the app different (or no) data without telling it, so treat it as the
       // 4401 close: refresh once and reconnect.
-      this._kill(conn, 'auth refused', 4401);
+      this._kill(conn, 'auth refused', CLOSE.UNAUTHORIZED);
       return;
     }
     // A refresh was refused; the old identity holds until it expires.
-    this._emit('error', { op: 'error', error: frame.error });
+    this._emit('error', { op: OP.ERROR, error: frame.error });
     if (!entry.forced && typeof this._token === 'function') this._refresh(conn, true);
   }
 
@@ -869,7 +870,7 @@ export class RealtimeClient {
     const params = { ...rec.params };
     delete params.since;
     if (!resync && rec.tracker.last !== null) params.since = rec.tracker.last;
-    this._write(conn, 'join', { topic: rec.topic, params }, { kind: 'join', rec, resync, resolve: noop, reject: noop });
+    this._write(conn, OP.JOIN, { topic: rec.topic, params }, { kind: 'join', rec, resync, resolve: noop, reject: noop });
   }
 
   _onJoinReply(conn, entry, frame, ok) {
@@ -916,7 +917,7 @@ export class RealtimeClient {
       this._forget(rec, err); // the app's join() rejects; it decides
       return;
     }
-    if (err.code === 'rate_limited' || err.code === 'server_error') {
+    if (err.code === ERROR.RATE_LIMITED || err.code === ERROR.SERVER_ERROR) {
       // Transient: keep the topic, try again on this connection.
       const wait = (Number(err.fields?.retry_after) || 0) * 1000 || this.backoff.base;
       this._connTimer(conn, wait, () => {
@@ -954,11 +955,11 @@ export class RealtimeClient {
   leave(topic) {
     const rec = this._topics.get(topic);
     if (!rec) return Promise.resolve();
-    this._forget(rec, makeError('not_joined', `left ${topic}`));
+    this._forget(rec, makeError(ERROR.NOT_JOINED, `left ${topic}`));
     const conn = this._conn;
     if (!conn?.ready) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this._write(conn, 'leave', { topic }, { kind: 'leave', resolve: () => resolve(), reject });
+      this._write(conn, OP.LEAVE, { topic }, { kind: 'leave', resolve: () => resolve(), reject });
     });
   }
 
@@ -1022,12 +1023,12 @@ export class RealtimeClient {
     return new Promise((resolve, reject) => {
       const entry = { kind: 'send', topic, event, payload, client_id, queue, onStatus, resolve, reject, done: false };
       const rec = this._topics.get(topic);
-      if (!rec) return this._failSend(entry, makeError('not_joined', `not joined to ${topic}`));
-      if (this._final) return this._failSend(entry, makeError('closed', 'client closed'));
+      if (!rec) return this._failSend(entry, makeError(ERROR.NOT_JOINED, `not joined to ${topic}`));
+      if (this._final) return this._failSend(entry, makeError(ERROR.CLOSED, 'client closed'));
       const ready = this._sendable(rec) && !this._queue.some((e) => e.topic === topic);
-      if (!ready && !queue) return this._failSend(entry, makeError('not_connected', 'not connected'));
+      if (!ready && !queue) return this._failSend(entry, makeError(ERROR.NOT_CONNECTED, 'not connected'));
       if (!ready && this._queue.length >= this.maxQueue) {
-        return this._failSend(entry, makeError('queue_full', 'send queue full'));
+        return this._failSend(entry, makeError(ERROR.QUEUE_FULL, 'send queue full'));
       }
       this._status(entry, 'sending', { client_id, queued: !ready });
       if (ready) this._writeSend(entry);
@@ -1042,8 +1043,8 @@ export class RealtimeClient {
   }
 
   _writeSend(entry) {
-    const ok = this._write(this._conn, 'send', { topic: entry.topic, event: entry.event, payload: entry.payload }, entry);
-    if (!ok) this._failSend(entry, makeError('too_large', 'frame larger than max_frame_bytes'));
+    const ok = this._write(this._conn, OP.SEND, { topic: entry.topic, event: entry.event, payload: entry.payload }, entry);
+    if (!ok) this._failSend(entry, makeError(ERROR.TOO_LARGE, 'frame larger than max_frame_bytes'));
   }
 
   /** Queued sends of a topic go out in order once it is (re)joined. */
@@ -1096,9 +1097,9 @@ export class RealtimeClient {
    */
   ping() {
     const conn = this._conn;
-    if (!conn?.ready) return Promise.reject(makeError('not_connected', 'not connected'));
+    if (!conn?.ready) return Promise.reject(makeError(ERROR.NOT_CONNECTED, 'not connected'));
     return new Promise((resolve, reject) => {
-      this._write(conn, 'ping', {}, { kind: 'ping', start: this._now(), resolve, reject });
+      this._write(conn, OP.PING, {}, { kind: 'ping', start: this._now(), resolve, reject });
     });
   }
 }
