@@ -4,23 +4,7 @@
  *
  * @module chat/format
  */
-
-/** Connection indicator text for each RealtimeClient state. */
-const CONNECTION_LABELS = {
-  connecting: 'connecting',
-  open: 'connected',
-  reconnecting: 'reconnecting',
-  closed: 'offline',
-};
-
-/**
- * The label (and data-state) the header indicator shows for a client state.
- * @param {string} state connecting | open | reconnecting | closed
- * @returns {'connected'|'connecting'|'reconnecting'|'offline'}
- */
-export function connectionLabel(state) {
-  return CONNECTION_LABELS[state] ?? 'offline';
-}
+import { ERROR } from '../realtime/protocol.js';
 
 /**
  * The typing line for the names of the people typing, in the order they
@@ -90,6 +74,20 @@ export function dmReadMeaning(payload, myId) {
 }
 
 /**
+ * The desktop notification for a direct message someone sent me: the title
+ * and the options of `page.notify` (its `url` opens the conversation).
+ * @param {{from?: {id?: number, username?: string, display_name?: string}, body?: string, deleted?: boolean}} message D
+ * @param {string} dmBase the conversations' URL prefix (`config.urls.dm_base`)
+ * @returns {{title: string, options: {body: string, tag: string, url?: string}}}
+ */
+export function dmNotification(message, dmBase) {
+  const from = message.from;
+  const options = { body: message.deleted ? '' : (message.body ?? ''), tag: `dm-${from?.id}` };
+  if (from?.username) options.url = `${dmBase}${encodeURIComponent(from.username)}/`;
+  return { title: `Message from ${displayName(from)}`, options };
+}
+
+/**
  * Short local time for an ISO 8601 timestamp ("14:05"), or '' when absent.
  * @param {string|null} iso
  * @returns {string}
@@ -112,8 +110,8 @@ export function errorText(error) {
   if (!error) return 'Something went wrong.';
   const fields = error.fields && typeof error.fields === 'object' ? Object.values(error.fields) : [];
   const first = fields.flat().find((value) => typeof value === 'string' && value);
-  if (error.code === 'not_connected' || error.code === 'disconnected') return 'Not connected; try again.';
-  if (error.code === 'queue_full') return 'Too many messages waiting for the connection.';
-  if (error.code === 'too_large') return 'That message is too long.';
+  if (error.code === ERROR.NOT_CONNECTED || error.code === ERROR.DISCONNECTED) return 'Not connected; try again.';
+  if (error.code === ERROR.QUEUE_FULL) return 'Too many messages waiting for the connection.';
+  if (error.code === ERROR.TOO_LARGE) return 'That message is too long.';
   return error.message || error.detail || first || error.code || 'Something went wrong.';
 }

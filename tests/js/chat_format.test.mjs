@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { connectionLabel, displayName, dmReadMeaning, errorText, normalizeMessage, typingText } from '../../static/chat/format.js';
+import { displayName, dmNotification, dmReadMeaning, errorText, normalizeMessage, typingText } from '../../static/chat/format.js';
 
 test('typingText names one, two, then counts the others', () => {
   assert.equal(typingText([]), '');
@@ -11,14 +11,6 @@ test('typingText names one, two, then counts the others', () => {
   assert.equal(typingText(['Ann', 'Ben']), 'Ann and Ben are typing…');
   assert.equal(typingText(['Ann', 'Ben', 'Cy']), 'Ann and 2 others are typing…');
   assert.equal(typingText(['Ann', 'Ben', 'Cy', 'Di']), 'Ann and 3 others are typing…');
-});
-
-test('connectionLabel maps client states to the indicator', () => {
-  assert.equal(connectionLabel('open'), 'connected');
-  assert.equal(connectionLabel('connecting'), 'connecting');
-  assert.equal(connectionLabel('reconnecting'), 'reconnecting');
-  assert.equal(connectionLabel('closed'), 'offline');
-  assert.equal(connectionLabel('anything else'), 'offline');
 });
 
 test('displayName prefers the display name', () => {
@@ -66,4 +58,17 @@ test('errorText prefers the server message, then field problems', () => {
   assert.equal(errorText({ code: 'invalid', message: '', fields: { body: ['Too long.'] } }), 'Too long.');
   assert.equal(errorText({ code: 'not_connected', message: 'x' }), 'Not connected; try again.');
   assert.equal(errorText(null), 'Something went wrong.');
+});
+
+test('dmNotification names the sender and opens the conversation on click', () => {
+  const ben = { id: 2, username: 'ben o', display_name: 'Ben' };
+  assert.deepEqual(dmNotification({ from: ben, body: 'Hi' }, '/chat/dm/'), {
+    title: 'Message from Ben',
+    options: { body: 'Hi', tag: 'dm-2', url: '/chat/dm/ben%20o/' },
+  });
+  // A deleted message never shows its text; an unknown sender opens nothing.
+  assert.deepEqual(dmNotification({ from: null, body: 'secret', deleted: true }, '/chat/dm/'), {
+    title: 'Message from Someone',
+    options: { body: '', tag: 'dm-undefined' },
+  });
 });
