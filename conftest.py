@@ -1,9 +1,13 @@
-"""Project-wide pytest setup."""
+"""Project-wide pytest setup: the realtime test tools, people, friendships and clients."""
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import pytest_asyncio
+
+pytest_plugins = ["realtime.testing"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -13,9 +17,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def api_client():
+    """A REST client that is not signed in."""
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def api_client_as() -> Callable[[Any], Any]:
+    """`api_client_as(user)`: a REST client sending a real JWT access token (a new client per call)."""
+    from rest_framework.test import APIClient
+
+    from realtime.testing import token_for
+
+    def authenticate(user: Any) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+        return client
+
+    return authenticate
+
+
+@pytest.fixture
+def page_client_as() -> Callable[[Any], Any]:
+    """`page_client_as(user)`: a Django test client signed in by the session cookie, for pages."""
+    from django.test import Client
+
+    def sign_in(user: Any) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return sign_in
 
 
 def running_in_ci() -> bool:
@@ -88,3 +121,11 @@ def ben(db):
 @pytest.fixture
 def cat(db):
     return _user("cat")
+
+
+@pytest.fixture
+def friends(ann, ben):
+    """Ann and Ben follow each other."""
+    from accounts.tests.factories import make_friends
+
+    make_friends(ann, ben)

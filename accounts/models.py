@@ -2,6 +2,9 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 DISPLAY_NAME_MAX_LENGTH = 100
+# The Django group whose members (and superusers) moderate every app in the admin; each
+# app grants the group its own permissions (e.g. chat.models.MODERATOR_PERMISSIONS).
+MODERATORS_GROUP = "moderators"
 
 
 class User(AbstractUser):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from accounts.models import Follow, User
+from accounts.models import MODERATORS_GROUP, Follow, User
 
 
 def user_public(user: User) -> dict[str, Any]:
@@ -84,3 +84,10 @@ def user_list_followers(*, viewer: User) -> QuerySet[User]:
 def user_list_following(*, viewer: User) -> QuerySet[User]:
     """Active users the viewer follows, annotated like `user_list`."""
     return _with_relationship(following_of(viewer), viewer=viewer)
+
+
+def is_moderator(user: User) -> bool:
+    """Superusers and active members of the `moderators` group (read fresh, not from a cache)."""
+    if not user.is_active:
+        return False
+    return user.is_superuser or user.groups.filter(name=MODERATORS_GROUP).exists()

@@ -1,12 +1,13 @@
 """Every write to users and follows."""
 
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import signals
-from accounts.models import DISPLAY_NAME_MAX_LENGTH, Follow, User
+from accounts.models import DISPLAY_NAME_MAX_LENGTH, MODERATORS_GROUP, Follow, User
 from config.errors import Conflict, Invalid, NotFound
 
 
@@ -100,3 +101,20 @@ def token_pair_create(*, user: User) -> dict[str, str]:
     """A fresh SimpleJWT access and refresh token for `user`; the refresh token is recorded for blacklisting."""
     refresh = RefreshToken.for_user(user)
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def moderators_group_ensure(*, permissions: list[tuple[str, str]], using: str = "default") -> Group:
+    """The `moderators` group, created with these (app_label, codename) permissions when missing.
+
+    An app calls it after its migrations (e.g. after a database flush removed the group);
+    an existing group is left as its admins configured it.
+    """
+    group, created = Group.objects.using(using).get_or_create(name=MODERATORS_GROUP)
+    if created:
+        for app_label, codename in permissions:
+            permission = (
+                Permission.objects.using(using).filter(content_type__app_label=app_label, codename=codename).first()
+            )
+            if permission is not None:
+                group.permissions.add(permission)
+    return group

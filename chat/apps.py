@@ -10,12 +10,11 @@ class ChatConfig(AppConfig):
 
         from accounts.signals import friendship_ended, friendship_formed
         from chat import receivers
-        from chat.topics import ChatHandler, InboxHandler
-        from realtime.registry import register
-        from realtime.signals import user_presence_changed
+        from chat.topics import ChatHandler, ChatInboxPart
+        from realtime.api import register, register_inbox_part, user_presence_changed
 
         register(ChatHandler())
-        register(InboxHandler())
+        register_inbox_part(ChatInboxPart())
         user_presence_changed.connect(receivers.announce_presence, dispatch_uid="chat.announce_presence")
         friendship_formed.connect(receivers.refresh_unread_of_pair, dispatch_uid="chat.unread_on_friendship_formed")
         friendship_ended.connect(receivers.refresh_unread_of_pair, dispatch_uid="chat.unread_on_friendship_ended")

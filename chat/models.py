@@ -5,14 +5,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from realtime.api import topic_name
+
 BODY_MAX_LENGTH = 4000
 CLIENT_ID_MAX_LENGTH = 64
 CHANNEL_NAME_MAX_LENGTH = 80
 CHANNEL_SLUG_MAX_LENGTH = 80
 CHANNEL_DESCRIPTION_MAX_LENGTH = 500
-MODERATORS_GROUP = "moderators"
-# What the moderators group may do in the admin, as (app_label, codename). Direct
-# messages are left out on purpose: only superusers see them.
+# What the moderators group (accounts.roles) may do with chat in the admin, as
+# (app_label, codename). Direct messages are left out on purpose: only superusers see them.
 MODERATOR_PERMISSIONS = [
     ("chat", "view_channel"),
     ("chat", "change_channel"),
@@ -25,6 +26,11 @@ MODERATOR_PERMISSIONS = [
     # To pick users when adding a member.
     ("accounts", "view_user"),
 ]
+
+
+def channel_topic(channel_id: int) -> str:
+    """The realtime topic of a channel, `chat:<id>`."""
+    return topic_name("chat", channel_id)
 
 
 class Channel(models.Model):
@@ -49,7 +55,7 @@ class Channel(models.Model):
 
     @property
     def topic_key(self) -> str:
-        return f"chat:{self.pk}"
+        return channel_topic(self.pk)
 
 
 class Membership(models.Model):
@@ -74,24 +80,36 @@ class Membership(models.Model):
         return f"{self.user_id} in {self.channel_id} ({self.role})"
 
 
-class Message(models.Model):
-    """A channel message. `seq` is the channel stream's seq of its `message.created` event."""
+class MessageBase(models.Model):
+    """What channel messages and direct messages share: text, idempotency key, edit and soft delete."""
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
-    seq = models.BigIntegerField()
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
     body = models.TextField()
     client_id = models.CharField(max_length=CLIENT_ID_MAX_LENGTH)
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
     # Soft delete: the body stays for moderators; everyone else sees a deleted message.
     deleted_at = models.DateTimeField(null=True, blank=True)
-    deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     # [topic, seq] of each stored event that carried this message's text, so an edit or a
     # delete can redact them: clients resuming later must not be replayed the old text.
     stream_events = models.JSONField(default=list, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Message(MessageBase):
+    """A channel message. `seq` is the channel stream's seq of its `message.created` event."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
+    seq = models.BigIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["channel", "seq"]
@@ -105,10 +123,6 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.channel_id}/{self.seq} by {self.author_id}"
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
 
 
 class MessageEdit(models.Model):
@@ -128,20 +142,12 @@ class MessageEdit(models.Model):
         return f"Edit of {self.message_id} at {self.edited_at:%Y-%m-%d %H:%M}"
 
 
-class DirectMessage(models.Model):
+class DirectMessage(MessageBase):
     """A message between two friends; both parties' inboxes carry its events."""
 
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_dms")
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="received_dms")
-    body = models.TextField()
-    client_id = models.CharField(max_length=CLIENT_ID_MAX_LENGTH)
-    created_at = models.DateTimeField(default=timezone.now)
-    edited_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
-    # [topic, seq] of each stored event that carried this message's text, so an edit or a
-    # delete can redact them: clients resuming later must not be replayed the old text.
-    stream_events = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -164,7 +170,3 @@ class DirectMessage(models.Model):
 
     def __str__(self) -> str:
         return f"DM {self.pk} {self.sender_id} -> {self.recipient_id}"
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None

@@ -1,11 +1,10 @@
 """Reads shared by REST, pages and the realtime topics, each scoped to the viewer.
 
-Also the one place that turns rows into the protocol's objects: `message_data` (M),
-`dm_data` (D), `channel_data` and the unread counters, so REST and WebSocket agree.
+Rows become protocol objects in `chat.payloads`; chat's inbox counters are read here.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -13,9 +12,10 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Follow, User
 from accounts.selectors import friends_of, user_public
-from chat.models import MODERATORS_GROUP, Channel, DirectMessage, Membership, Message
+from chat.models import Channel, DirectMessage, Membership, Message
+from chat.payloads import dm_data
 from config.errors import Invalid, NotFound
-from realtime.hub import online_user_ids
+from realtime.api import online_user_ids
 
 JOIN_HISTORY = 50
 
@@ -27,77 +27,6 @@ class Page:
     items: list[Any]
     has_older: bool
     has_newer: bool
-
-
-# -- protocol objects ------------------------------------------------------------
-
-
-def timestamp(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z`, the same text DRF writes for its own datetimes."""
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def message_data(message: Message) -> dict[str, Any]:
-    """The protocol's M. A deleted message has an empty body, whoever asks."""
-    deleted = message.deleted_at is not None
-    return {
-        "id": message.pk,
-        "seq": message.seq,
-        "channel": message.channel_id,
-        "author": user_public(message.author),
-        "body": "" if deleted else message.body,
-        "client_id": message.client_id,
-        "created_at": timestamp(message.created_at),
-        "edited_at": timestamp(message.edited_at),
-        "deleted": deleted,
-    }
-
-
-def dm_data(message: DirectMessage) -> dict[str, Any]:
-    """The protocol's D. A deleted message has an empty body, whoever asks."""
-    deleted = message.deleted_at is not None
-    return {
-        "id": message.pk,
-        "from": user_public(message.sender),
-        "to": user_public(message.recipient),
-        "body": "" if deleted else message.body,
-        "client_id": message.client_id,
-        "created_at": timestamp(message.created_at),
-        "edited_at": timestamp(message.edited_at),
-        "read_at": timestamp(message.read_at),
-        "deleted": deleted,
-    }
-
-
-def channel_data(channel: Channel) -> dict[str, Any]:
-    """A channel as clients see it; uses the `member_count` annotation when present."""
-    member_count = getattr(channel, "member_count", None)
-    if member_count is None:
-        member_count = channel.memberships.count()
-    return {
-        "id": channel.pk,
-        "name": channel.name,
-        "slug": channel.slug,
-        "description": channel.description,
-        "is_private": channel.is_private,
-        "is_archived": channel.is_archived,
-        "created_at": timestamp(channel.created_at),
-        "member_count": member_count,
-    }
-
-
-def membership_data(membership: Membership) -> dict[str, Any]:
-    return {"user": user_public(membership.user), "role": membership.role, "joined_at": timestamp(membership.joined_at)}
-
-
-# -- permissions -----------------------------------------------------------------
-
-
-def is_moderator(user: User) -> bool:
-    """Superusers and members of the `moderators` group (read fresh, not from a cache)."""
-    if not user.is_active:
-        return False
-    return user.is_superuser or user.groups.filter(name=MODERATORS_GROUP).exists()
 
 
 # -- channels --------------------------------------------------------------------
@@ -324,17 +253,16 @@ def conversation_entries(*, friends: list[User]) -> list[dict[str, Any]]:
 
 
 def unread_counts(*, user_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The inbox counters of each user, in two queries whatever their number.
+    """Chat's inbox counters of each user (the core merges them into `unread`), in two
+    queries whatever their number.
 
-    `{"dms": unread DMs from friends, "dms_by_user": {"<friend id>": n}, "notifications": 0,
-    "channels": {"<id>": n}}`: `dms_by_user` lists only the friends with unread messages
+    `{"dms": unread DMs from friends, "dms_by_user": {"<friend id>": n}, "channels":
+    {"<id>": n}}`: `dms_by_user` lists only the friends with unread messages
     (its values add up to `dms`), `channels` every channel the user belongs to. A channel
     message is unread when its seq is above the member's read mark, someone else wrote
     it and it is not deleted.
     """
-    counts: dict[int, dict[str, Any]] = {
-        user_id: {"dms": 0, "dms_by_user": {}, "notifications": 0, "channels": {}} for user_id in user_ids
-    }
+    counts: dict[int, dict[str, Any]] = {user_id: {"dms": 0, "dms_by_user": {}, "channels": {}} for user_id in user_ids}
     if not counts:
         return counts
     unread_messages = (
@@ -365,11 +293,6 @@ def unread_counts(*, user_ids: list[int]) -> dict[int, dict[str, Any]]:
         counts[user_id]["dms"] += unread
         counts[user_id]["dms_by_user"][str(sender_id)] = unread
     return counts
-
-
-def unread_for_user(*, user: User) -> dict[str, Any]:
-    """The user's inbox counters (see `unread_counts`): the inbox join reply's `unread`."""
-    return unread_counts(user_ids=[user.pk])[user.pk]
 
 
 def channel_unread_count(*, membership: Membership) -> int:

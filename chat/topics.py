@@ -1,53 +1,44 @@
-"""Realtime topics of the chat app: `chat:<channel_id>` and `inbox` (docs/protocol.md 4.1, 4.2).
+"""Chat's realtime surface: the `chat:<channel_id>` topic and chat's part of the inbox
+(docs/protocol.md 4.1, 4.2).
 
-Thin: each send checks the payload's types and calls one service; the services
-check existence, permission and content, in that order. Typing is handled on the
-event loop from the state cached at join, without the database.
+Thin: each send event is a row of a table, its payload validated by the serializer
+the matching REST endpoint uses and handled by one service; the services check
+existence, permission and content, in that order. Typing runs on the event loop from
+the state cached at join, without the database.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from accounts.selectors import friend_ids_of, user_public
+from accounts.selectors import friend_ids_of
 from chat import selectors, services
+from chat.api.serializers import (
+    ChannelReadSerializer,
+    DirectMessageMarkReadSerializer,
+    DirectMessageSendSerializer,
+    DirectMessageTypingSerializer,
+    MessageChangeSerializer,
+    MessageCreateSerializer,
+    MessageRefSerializer,
+    TypingSerializer,
+)
 from chat.models import Membership
-from config.errors import BadRequest, Forbidden, Invalid, NotFound
-from realtime.hub import online_user_ids
-from realtime.publish import publish
-from realtime.registry import JoinContext, Joined, SendContext, TopicHandler, require_user
+from chat.payloads import channel_data, dm_data, message_data
+from config.errors import Forbidden, NotFound
+from realtime.api import (
+    Event,
+    InboxPart,
+    JoinContext,
+    Joined,
+    SendContext,
+    TopicHandler,
+    inbox_topic,
+    online_user_ids,
+    publish,
+    user_public,
+)
 
-TYPING_EVERY = 1.0
-MAX_ID = 2**63 - 1
-
-
-def _int_field(payload: dict[str, Any], name: str) -> int:
-    value = payload.get(name)
-    # Bounded to what a database id or seq can hold (beyond it PostgreSQL raises).
-    if isinstance(value, bool) or not isinstance(value, int) or not -MAX_ID <= value <= MAX_ID:
-        raise Invalid(fields={name: "Must be an integer."})
-    return value
-
-
-def _optional_int_field(payload: dict[str, Any], name: str) -> int | None:
-    return None if payload.get(name) is None else _int_field(payload, name)
-
-
-def _str_field(payload: dict[str, Any], name: str) -> str:
-    value = payload.get(name)
-    if not isinstance(value, str):
-        raise Invalid(fields={name: "Must be a string."})
-    return value
-
-
-def _bool_field(payload: dict[str, Any], name: str) -> bool:
-    value = payload.get(name)
-    if not isinstance(value, bool):
-        raise Invalid(fields={name: "Must be true or false."})
-    return value
-
-
-def _allowed(ctx: SendContext, name: str) -> bool:
-    return ctx.conn is None or bool(ctx.conn.allow_every(name, TYPING_EVERY))
+TYPING_EVERY = 1.0  # seconds: typing is forwarded at most this often per connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +50,40 @@ class ChatState:
     is_member: bool
 
 
+def _message_create(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    message, _ = services.message_create(
+        user=ctx.require_user(), channel_id=ctx.state.channel_id, body=data["body"], client_id=data.get("client_id", "")
+    )
+    return {"message": message_data(message)}
+
+
+def _message_update(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    message = services.message_update(
+        user=ctx.require_user(), message_id=data["id"], body=data["body"], channel_id=ctx.state.channel_id
+    )
+    return {"message": message_data(message)}
+
+
+def _message_delete(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    message = services.message_delete(user=ctx.require_user(), message_id=data["id"], channel_id=ctx.state.channel_id)
+    return {"message": message_data(message)}
+
+
+def _read(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    membership = services.channel_mark_read(user=ctx.require_user(), channel_id=ctx.state.channel_id, seq=data["seq"])
+    return {"last_read_seq": membership.last_read_seq}
+
+
+async def _typing(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    """To the channel's other connections, at most once a second per connection."""
+    state: ChatState = ctx.state
+    if not state.is_member:
+        raise Forbidden("Join the channel first.")
+    if ctx.throttle(f"typing:{ctx.key}", TYPING_EVERY):
+        publish(ctx.key, "typing", {"user": state.user, "typing": data["typing"]}, exclude=ctx.conn_id)
+    return {}
+
+
 class ChatHandler(TopicHandler):
     """`chat:<channel_id>`: members of the channel; joining a public channel makes one a member.
 
@@ -67,17 +92,22 @@ class ChatHandler(TopicHandler):
     """
 
     prefix = "chat"
-    events = frozenset({"message.create", "message.update", "message.delete", "typing", "read"})
-    inline_events = frozenset({"typing"})
     replayable = True
     presence = True
+    events = {
+        "message.create": Event(_message_create, MessageCreateSerializer),
+        "message.update": Event(_message_update, MessageChangeSerializer),
+        "message.delete": Event(_message_delete, MessageRefSerializer),
+        "read": Event(_read, ChannelReadSerializer),
+        "typing": Event(_typing, TypingSerializer, inline=True),
+    }
 
     def join(self, ctx: JoinContext) -> Joined:
         argument = ctx.argument or ""
         if not (argument.isascii() and argument.isdigit() and len(argument) <= 18):
             raise NotFound("No such channel.")
         channel = selectors.channel_get(channel_id=int(argument))
-        user = require_user(ctx.user)
+        user = ctx.require_user()
         membership: Membership | None
         try:
             membership, _ = services.channel_join(user=user, channel_id=channel.pk)
@@ -86,56 +116,15 @@ class ChatHandler(TopicHandler):
                 raise
             membership = None  # reading an archived public channel
         reply = {
-            "channel": selectors.channel_data(channel),
-            "messages": [selectors.message_data(m) for m in selectors.message_list_latest(channel_id=channel.pk)],
+            "channel": channel_data(channel),
+            "messages": [message_data(m) for m in selectors.message_list_latest(channel_id=channel.pk)],
             "last_read_seq": membership.last_read_seq if membership else 0,
         }
         state = ChatState(channel_id=channel.pk, user=user_public(user), is_member=membership is not None)
         return Joined(reply=reply, state=state)
 
-    def handle_send(self, ctx: SendContext) -> dict[str, Any]:
-        state: ChatState = ctx.state
-        user = require_user(ctx.user)
-        payload = ctx.payload
-        if ctx.event == "message.create":
-            message, _ = services.message_create(
-                user=user,
-                channel_id=state.channel_id,
-                body=_str_field(payload, "body"),
-                client_id=_str_field(payload, "client_id"),
-            )
-            return {"message": selectors.message_data(message)}
-        if ctx.event == "message.update":
-            message = services.message_update(
-                user=user,
-                message_id=_int_field(payload, "id"),
-                body=_str_field(payload, "body"),
-                channel_id=state.channel_id,
-            )
-            return {"message": selectors.message_data(message)}
-        if ctx.event == "message.delete":
-            message = services.message_delete(
-                user=user,
-                message_id=_int_field(payload, "id"),
-                channel_id=state.channel_id,
-            )
-            return {"message": selectors.message_data(message)}
-        if ctx.event == "read":
-            membership = services.channel_mark_read(
-                user=user, channel_id=state.channel_id, seq=_int_field(payload, "seq")
-            )
-            return {"last_read_seq": membership.last_read_seq}
-        raise BadRequest(f"Unknown event {ctx.event!r}.")
 
-    async def handle_inline(self, ctx: SendContext) -> dict[str, Any]:
-        """`typing`: to the channel's other connections, at most once a second per connection."""
-        state: ChatState = ctx.state
-        if not state.is_member:
-            raise Forbidden("Join the channel first.")
-        typing = _bool_field(ctx.payload, "typing")
-        if _allowed(ctx, f"typing:{ctx.key}"):
-            publish(ctx.key, "typing", {"user": state.user, "typing": typing}, exclude=ctx.conn_id)
-        return {}
+# -- chat's part of the inbox ------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,75 +135,59 @@ class InboxState:
     friend_ids: frozenset[int]
 
 
-class InboxHandler(TopicHandler):
-    """`inbox`: the signed-in user's own inbox (key `inbox:<user_id>`): direct messages,
-    read marks, unread counters and friends' presence.
+def _dm_send(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    message, _ = services.dm_send(
+        sender=ctx.require_user(), recipient_id=data["to"], body=data["body"], client_id=data.get("client_id", "")
+    )
+    return {"message": dm_data(message)}
 
-    The join reply carries `unread` (the counters) and `friends_online`: the ids of the
-    friends with a connection open now, read after this connection subscribed, so a
-    `presence` event that follows the reply is never older than the snapshot.
+
+def _dm_update(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    message = services.dm_update(user=ctx.require_user(), message_id=data["id"], body=data["body"])
+    return {"message": dm_data(message)}
+
+
+def _dm_delete(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    message = services.dm_delete(user=ctx.require_user(), message_id=data["id"])
+    return {"message": dm_data(message)}
+
+
+def _dm_read(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    marked, up_to = services.dm_mark_read(user=ctx.require_user(), other_id=data["with"], up_to=data["up_to"])
+    return {"up_to": up_to, "marked": marked}
+
+
+async def _dm_typing(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    """To a friend's inbox, at most once a second per connection and friend."""
+    state: InboxState = ctx.state
+    if data["to"] not in state.friend_ids:
+        raise Forbidden("Direct messages are only between friends (users who follow each other).")
+    if ctx.throttle(f"dm.typing:{data['to']}", TYPING_EVERY):
+        publish(inbox_topic(data["to"]), "dm.typing", {"from": state.user, "typing": data["typing"]})
+    return {}
+
+
+class ChatInboxPart(InboxPart):
+    """Chat's share of the inbox: direct messages, their read marks and typing, the DM and
+    channel counters, and friends' presence.
+
+    Its join keys: `friends_online`, the ids of the friends with a connection open now,
+    read after this connection subscribed, so a `presence` event that follows the reply
+    is never older than the snapshot.
     """
 
-    prefix = "inbox"
-    events = frozenset({"dm.send", "dm.update", "dm.delete", "dm.typing", "dm.read"})
-    inline_events = frozenset({"dm.typing"})
-    replayable = True
-    presence = False
+    name = "chat"
+    events = {
+        "dm.send": Event(_dm_send, DirectMessageSendSerializer),
+        "dm.update": Event(_dm_update, MessageChangeSerializer),
+        "dm.delete": Event(_dm_delete, MessageRefSerializer),
+        "dm.read": Event(_dm_read, DirectMessageMarkReadSerializer),
+        "dm.typing": Event(_dm_typing, DirectMessageTypingSerializer, inline=True),
+    }
 
-    def topic_key(self, name: str, user: Any) -> str:
-        if name != "inbox":
-            raise BadRequest("The inbox topic is just 'inbox'.")
-        return services.inbox_key(require_user(user).pk)
-
-    def client_topic(self, key: str) -> str:
-        return "inbox"
-
-    def join(self, ctx: JoinContext) -> Joined:
-        user = require_user(ctx.user)
+    def join(self, user: Any) -> tuple[dict[str, Any], Any]:
         state = InboxState(user=user_public(user), friend_ids=frozenset(friend_ids_of(user)))
-        reply = {
-            "unread": selectors.unread_for_user(user=user),
-            "friends_online": sorted(online_user_ids(state.friend_ids)),
-        }
-        return Joined(reply=reply, state=state)
+        return {"friends_online": sorted(online_user_ids(state.friend_ids))}, state
 
-    def handle_send(self, ctx: SendContext) -> dict[str, Any]:
-        user = require_user(ctx.user)
-        payload = ctx.payload
-        if ctx.event == "dm.send":
-            message, _ = services.dm_send(
-                sender=user,
-                recipient_id=_int_field(payload, "to"),
-                body=_str_field(payload, "body"),
-                client_id=_str_field(payload, "client_id"),
-            )
-            return {"message": selectors.dm_data(message)}
-        if ctx.event == "dm.update":
-            message = services.dm_update(
-                user=user,
-                message_id=_int_field(payload, "id"),
-                body=_str_field(payload, "body"),
-            )
-            return {"message": selectors.dm_data(message)}
-        if ctx.event == "dm.delete":
-            message = services.dm_delete(user=user, message_id=_int_field(payload, "id"))
-            return {"message": selectors.dm_data(message)}
-        if ctx.event == "dm.read":
-            marked, up_to = services.dm_mark_read(
-                user=user,
-                other_id=_int_field(payload, "with"),
-                up_to=_optional_int_field(payload, "up_to"),
-            )
-            return {"up_to": up_to, "marked": marked}
-        raise BadRequest(f"Unknown event {ctx.event!r}.")
-
-    async def handle_inline(self, ctx: SendContext) -> dict[str, Any]:
-        """`dm.typing` to a friend's inbox, at most once a second per connection and friend."""
-        state: InboxState = ctx.state
-        to = _int_field(ctx.payload, "to")
-        if to not in state.friend_ids:
-            raise Forbidden("Direct messages are only between friends (users who follow each other).")
-        typing = _bool_field(ctx.payload, "typing")
-        if _allowed(ctx, f"dm.typing:{to}"):
-            publish(services.inbox_key(to), "dm.typing", {"from": state.user, "typing": typing})
-        return {}
+    def counters(self, user_ids: list[int]) -> dict[int, dict[str, Any]]:
+        return selectors.unread_counts(user_ids=user_ids)

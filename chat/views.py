@@ -14,13 +14,14 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.selectors import are_friends, friends_of, user_public
 from chat import selectors
+from chat.payloads import channel_data
 from config.errors import NotFound
-from realtime.hub import online_user_ids
+from realtime.api import online_user_ids, unread_for_user
 
 
 def _sidebar(user: User) -> dict[str, Any]:
     """The channel list with unread counts and the friend list with online dots and unread counts."""
-    unread = selectors.unread_for_user(user=user)
+    unread = unread_for_user(user=user)
     unread_channels = unread["channels"]
     channels = [
         {"id": channel.pk, "name": channel.name, "unread": unread_channels.get(str(channel.pk), 0)}
@@ -86,7 +87,7 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
         chat_config=_config(
             request,
             "channel",
-            channel=selectors.channel_data(channel),
+            channel=channel_data(channel),
             urls={"history": reverse("api-chat-messages", args=[channel.pk])},
         ),
     )

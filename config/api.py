@@ -42,3 +42,48 @@ class ErrorSerializer(serializers.Serializer):
 # Error responses every API documents the same way.
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Not signed in, or the token is invalid or expired.")
 INVALID = OpenApiResponse(ErrorSerializer, description="Invalid fields; each names its problem.")
+
+
+# -- fields shared by REST bodies and WebSocket payloads -------------------------
+
+MAX_ID = 2**63 - 1  # the largest id or seq a database column holds (beyond it PostgreSQL raises)
+
+
+class IdField(serializers.IntegerField):
+    """An integer id, seq or cursor within what the database holds.
+
+    Typed input (a WebSocket payload, validated with `context={"typed": True}`) must be a
+    JSON number: "5" and true are refused there, while form-encoded REST bodies, which
+    carry only text, may still send "5".
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_value", MAX_ID)
+        kwargs.setdefault("min_value", -MAX_ID)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if self.context.get("typed") and (isinstance(data, bool) or not isinstance(data, int)):
+            self.fail("invalid")
+        value: int = super().to_internal_value(data)
+        return value
+
+
+class TypedBooleanField(serializers.BooleanField):
+    """A boolean; typed input must be a JSON true or false (not 1 or "yes")."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if self.context.get("typed") and not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        value: bool = super().to_internal_value(data)
+        return value
+
+
+class TypedCharField(serializers.CharField):
+    """Text; typed input must be a JSON string (DRF would turn 5 into "5")."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if self.context.get("typed") and not isinstance(data, str):
+            self.fail("invalid")
+        value: str = super().to_internal_value(data)
+        return value

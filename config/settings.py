@@ -169,6 +169,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Realtime core (docs/protocol.md section 7).
+# How the realtime core shows a user (the protocol's U); the core imports no app.
+REALTIME_USER_PUBLIC = "accounts.selectors.user_public"
 REALTIME_HEARTBEAT = env.integer("REALTIME_HEARTBEAT", 25, minimum=1)
 REALTIME_MAX_FRAME_BYTES = env.integer("REALTIME_MAX_FRAME_BYTES", 65536, minimum=256)
 REALTIME_MAX_TOPICS = env.integer("REALTIME_MAX_TOPICS", 100, minimum=1)

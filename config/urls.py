@@ -2,11 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from realtime.views import InboxUnreadApi
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("accounts.api.urls")),
+    path("api/inbox/", include("realtime.urls")),
+    # The inbox's counters were chat's before the inbox moved to the core; the old path stays.
+    path("api/chat/unread/", InboxUnreadApi.as_view(), name="api-chat-unread"),
     path("api/chat/", include("chat.api.urls")),
     path("chat/", include("chat.urls")),
     path("", include("accounts.urls")),

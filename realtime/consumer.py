@@ -9,7 +9,6 @@ handlers, streams or auth.
 
 import asyncio
 import logging
-import math
 import secrets
 import time
 from collections import deque
@@ -18,7 +17,6 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
-from accounts.selectors import user_public
 from config.errors import BadRequest, Invalid, NotJoined, RateLimited, ServiceError, TooManyTopics, Unauthorized
 from realtime import protocol, registry
 from realtime.auth import Identity, identity_from_session, identity_from_token, session_key_from_headers
@@ -26,8 +24,9 @@ from realtime.db import db_call
 from realtime.hub import Hub, get_hub
 from realtime.limits import ErrorWindow, TokenBucket
 from realtime.middleware import SERVER_SEND
-from realtime.registry import JoinContext, Joined, SendContext, TopicHandler
+from realtime.registry import JoinContext, Joined, PresenceState, SendContext, Throttles, TopicHandler
 from realtime.streams import Resume, stream_resume
+from realtime.users import user_public
 from realtime.wire import RawWriter, raw_writer_for, text_frame
 
 logger = logging.getLogger(__name__)
@@ -92,7 +91,7 @@ class Connection:
         self.bucket = TokenBucket(rate, refill)
         self.errors = ErrorWindow(limit=10, seconds=10)
         self.rate_strikes = 0
-        self.throttles: dict[str, float] = {}
+        self.throttles = Throttles()
         self._outbox: deque[Any] = deque()
         self._outbox_bytes = 0
         self._writing = False
@@ -157,11 +156,12 @@ class Connection:
         return Identity(user=None), False  # nothing to look up: no database call
 
     async def _set_identity(self, identity: Identity) -> None:
+        hub = self._hub()
         previous = self.user
         if previous is not None and (identity.user is None or identity.user.pk != previous.pk):
-            await self.hub.user_disconnected(previous.pk, self.conn_id)  # type: ignore[union-attr]
+            await hub.user_disconnected(previous.pk, self.conn_id)
         if identity.user is not None and (previous is None or identity.user.pk != previous.pk):
-            await self.hub.user_connected(identity.user.pk, user_public(identity.user), self.conn_id)  # type: ignore[union-attr]
+            await hub.user_connected(identity.user.pk, user_public(identity.user), self.conn_id)
         self.user = identity.user
         if self._expiry_timer is not None:
             self._expiry_timer.cancel()
@@ -229,12 +229,22 @@ class Connection:
         else:
             self.write(frame, wire)
 
-    def revoke(self, key: str, user_id: int | None) -> None:
-        """The topic's authorisation ended for this connection's user (or for everyone)."""
+    @property
+    def user_id(self) -> int | None:
+        return self.user.pk if self.user is not None else None
+
+    def revoke(self, key: str, user_id: int | None, close: int | None = None) -> None:
+        """The topic's authorisation ended for this connection's user (or for everyone).
+
+        With `close`, the connection is closed with that code after what is queued (the
+        event that explains it), so the client cannot simply rejoin.
+        """
         subscription = self.subscriptions.get(key)
-        if subscription is None or (user_id is not None and (self.user is None or self.user.pk != user_id)):
+        if subscription is None or (user_id is not None and self.user_id != user_id):
             return
         asyncio.get_running_loop().create_task(self._unsubscribe(subscription))
+        if close is not None:
+            self.close(close)
 
     def _start_writer(self) -> None:
         if not self._writing:
@@ -348,10 +358,11 @@ class Connection:
         existing = self.subscriptions.get(key)
         if existing is None and len(self.subscriptions) >= settings.REALTIME_MAX_TOPICS:
             raise TooManyTopics(f"At most {settings.REALTIME_MAX_TOPICS} topics per connection.")
+        hub = self._hub()
         subscription = existing or Subscription(key)
         if existing is None:
             self.subscriptions[key] = subscription
-            await self.hub.subscribe(key, self)  # type: ignore[union-attr]
+            await hub.subscribe(key, self)
         else:
             subscription.pending = subscription.pending if subscription.pending is not None else []
         try:
@@ -373,12 +384,12 @@ class Connection:
                 member = joined.presence_member or (f"u:{self.user.pk}" if self.user else f"a:{self.conn_id}")
                 info = joined.presence_info or (user_public(self.user) if self.user else {"name": "Anonymous"})
                 if subscription.presence_member not in (None, member):
-                    await self.hub.presence_remove(key, subscription.presence_member, self.conn_id)  # type: ignore[union-attr]
+                    await hub.presence_remove(key, subscription.presence_member, self.conn_id)
                 subscription.presence_member = member
-                await self.hub.presence_add(key, member, info, self.conn_id)  # type: ignore[union-attr]
-                snapshot = await self.hub.presence_snapshot(key)  # type: ignore[union-attr]
-                reply["presence"] = snapshot.members
-                reply["presence_count"] = snapshot.count
+                await hub.presence_add(key, member, info, self.conn_id, joined.presence_group)
+                snapshot = await hub.presence_snapshot(key, include=member)
+                state = PresenceState(members=snapshot.members, count=snapshot.count, groups=snapshot.groups)
+                reply.update(handler.presence_reply(key, state))
         except BaseException:
             if existing is None:
                 await self._unsubscribe(subscription)
@@ -411,9 +422,9 @@ class Connection:
             await self.hub.presence_remove(subscription.key, subscription.presence_member, self.conn_id)
 
     async def on_send(self, frame: protocol.ClientFrame) -> None:
+        assert frame.topic is not None and frame.event is not None  # parse() guarantees both for `send`
         handler, key = registry.resolve(frame.topic, self.user)
-        if frame.event not in handler.events:
-            raise BadRequest(f"Unknown event {frame.event!r} for topic {frame.topic!r}.")
+        handler.event_for(frame.event)
         subscription = self.subscriptions.get(key)
         if subscription is None:
             raise NotJoined(f"Join {frame.topic!r} before sending to it.")
@@ -422,22 +433,18 @@ class Connection:
         ctx = SendContext(
             key=key,
             name=frame.topic,
-            event=frame.event,  # type: ignore[arg-type]
+            event=frame.event,
             payload=frame.payload,
             user=self.user,
             state=subscription.state,
             conn_id=self.conn_id,
-            conn=self,
+            throttles=self.throttles,
         )
         self.reply(frame.ref, await handler.send(ctx))
 
-    def allow_every(self, name: str, seconds: float) -> bool:
-        """True at most once per `seconds` for `name` on this connection (e.g. typing)."""
-        now = time.monotonic()
-        if now - self.throttles.get(name, -math.inf) < seconds:
-            return False
-        self.throttles[name] = now
-        return True
+    def _hub(self) -> Hub:
+        assert self.hub is not None, "the hub is attached before the first frame is read"
+        return self.hub
 
 
 def _join_in_thread(handler: TopicHandler, ctx: JoinContext) -> tuple[Joined, Resume | None]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from realtime import protocol
+from realtime import protocol, registry
 from realtime.db import db_call
 from realtime.presence import LocalPresence, RedisPresence
 from realtime.wire import text_frame
@@ -35,14 +35,23 @@ logger = logging.getLogger(__name__)
 EVENT_TYPE = "rt.event"
 # The presence key tracking which signed-in users have any connection at all.
 ONLINE_KEY = "online"
+# Every hub listens on this group for messages about users rather than topics
+# (a deactivated user's connections are closed on every process).
+USERS_GROUP = "rt-users"
+CLOSE_REMOVED = 4403
 
 
 class Recipient(Protocol):
     conn_id: str
 
+    @property
+    def user_id(self) -> int | None: ...
+
     def deliver(self, key: str, frame: str, wire: bytes) -> None: ...
 
-    def revoke(self, key: str, user_id: int | None) -> None: ...
+    def revoke(self, key: str, user_id: int | None, close: int | None) -> None: ...
+
+    def close(self, code: int) -> None: ...
 
     def housekeeping(self, now: float) -> None: ...
 
@@ -76,6 +85,10 @@ class Hub:
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("rt-hub.")
+        try:
+            await self.layer.group_add(USERS_GROUP, self.channel)
+        except Exception:
+            logger.exception("Channel layer group_add on %s failed", USERS_GROUP)
         self._tasks = [
             self.loop.create_task(self._receive_loop(), name="realtime-hub-receive"),
             self.loop.create_task(self._operation_loop(), name="realtime-hub-operations"),
@@ -86,6 +99,8 @@ class Hub:
     async def stop(self) -> None:
         """Leaves every group and stops the hub's tasks (tests and shutdown)."""
         self._stopping = True
+        with contextlib.suppress(Exception):
+            await self.layer.group_discard(USERS_GROUP, self.channel)
         for key in list(self.topics):
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(group_name(key), self.channel)
@@ -139,7 +154,10 @@ class Hub:
         self.send_message(key, {"type": EVENT_TYPE, "key": key, "frame": frame, "exclude": exclude})
 
     def send_message(self, key: str, message: dict[str, Any]) -> None:
-        self._operations.put_nowait(("send", group_name(key), message, None))
+        self.send_group(group_name(key), message)
+
+    def send_group(self, group: str, message: dict[str, Any]) -> None:
+        self._operations.put_nowait(("send", group, message, None))
 
     def fanout(self, key: str, frame: str, exclude: str | None) -> None:
         """Hands one encoded frame, and its WebSocket bytes, to every local connection on the topic."""
@@ -151,9 +169,14 @@ class Hub:
             if conn_id != exclude:
                 conn.deliver(key, frame, wire)
 
-    def _revoke(self, key: str, user_id: int | None) -> None:
+    def _revoke(self, key: str, user_id: int | None, close: int | None) -> None:
         for conn in list(self.topics.get(key, {}).values()):
-            conn.revoke(key, user_id)
+            conn.revoke(key, user_id, close)
+
+    def _disconnect_user(self, user_id: int, code: int) -> None:
+        for conn in list(self.connections.values()):
+            if conn.user_id == user_id:
+                conn.close(code)
 
     async def _operate(self, kind: str, group: str) -> None:
         done: asyncio.Future[None] = self.loop.create_future()
@@ -170,7 +193,7 @@ class Hub:
                     await self.layer.group_add(group, self.channel)
                 else:
                     # A connection may have re-joined while the discard waited in the queue.
-                    if group not in {group_name(key) for key in self.topics}:
+                    if group != USERS_GROUP and group not in {group_name(key) for key in self.topics}:
                         await self.layer.group_discard(group, self.channel)
             except Exception:
                 # A broken layer (Redis down) must not lose the hub; the write that
@@ -192,10 +215,12 @@ class Hub:
                 continue
             if message.get("type") != EVENT_TYPE:
                 continue
-            if message["frame"] is not None:
+            if message.get("disconnect_user") is not None:
+                self._disconnect_user(message["disconnect_user"], message.get("close") or CLOSE_REMOVED)
+            elif message["frame"] is not None:
                 self.fanout(message["key"], message["frame"], message.get("exclude"))
             else:
-                self._revoke(message["key"], message.get("revoke_user"))
+                self._revoke(message["key"], message.get("revoke_user"), message.get("close"))
 
     def debounce(self, key: str, seconds: float, func: Callable[[], None]) -> None:
         """Runs `func` in the database thread `seconds` from now, once for all calls with `key` until then."""
@@ -219,11 +244,13 @@ class Hub:
 
     # -- presence ----------------------------------------------------------------
 
-    async def presence_add(self, key: str, member: str, info: dict[str, Any], conn_id: str) -> None:
+    async def presence_add(
+        self, key: str, member: str, info: dict[str, Any], conn_id: str, group: str | None = None
+    ) -> None:
         if (key, member, conn_id) in self.presence_entries:
             return
         self.presence_entries[(key, member, conn_id)] = info
-        if await self.presence.add(key, member, info, conn_id):
+        if await self.presence.add(key, member, info, conn_id, group):
             self._note_presence(key, member, info, +1)
 
     async def presence_remove(self, key: str, member: str, conn_id: str) -> None:
@@ -231,8 +258,11 @@ class Hub:
         if info is not None and await self.presence.remove(key, member, conn_id):
             self._note_presence(key, member, info, -1)
 
-    async def presence_snapshot(self, key: str) -> "Snapshot":
-        return await self.presence.snapshot(key)
+    async def presence_snapshot(self, key: str, include: str | None = None) -> "Snapshot":
+        """The topic's presence, with `include` (the joiner) in the capped list whatever its size."""
+        handler = registry.handler_for(key)
+        pinned = handler.presence_pinned if handler is not None else ()
+        return await self.presence.snapshot(key, include=include, pinned=pinned)
 
     async def user_connected(self, user_id: int, info: dict[str, Any], conn_id: str) -> None:
         await self.presence_add(ONLINE_KEY, f"u:{user_id}", info, conn_id)
@@ -260,11 +290,16 @@ class Hub:
             self.loop.create_task(self._publish_diff(key, joins, leaves))
 
     async def _publish_diff(self, key: str, joins: list[dict[str, Any]], leaves: list[dict[str, Any]]) -> None:
-        from realtime.registry import client_topic
-
-        count = await self.presence.count(key)
-        payload = {"joins": joins, "leaves": leaves, "count": count}
-        self.send_event(key, protocol.event_frame(client_topic(key), "presence.diff", payload), None)
+        """One coalesced presence change: `presence.diff`, or the handler's room summary."""
+        handler = registry.handler_for(key)
+        if handler is not None and handler.room_event is not None:
+            snapshot = await self.presence_snapshot(key)
+            state = registry.PresenceState(members=snapshot.members, count=snapshot.count, groups=snapshot.groups)
+            event, payload = handler.room_event, handler.room_summary(key, state)
+        else:
+            count = await self.presence.count(key)
+            event, payload = "presence.diff", {"joins": joins, "leaves": leaves, "count": count}
+        self.send_event(key, protocol.event_frame(registry.client_topic(key), event, payload), None)
 
     async def _online_signal_loop(self) -> None:
         """Sends user_presence_changed in order, off the event loop (receivers use the ORM)."""
@@ -339,15 +374,22 @@ async def stop_hub() -> None:
         await hub.stop()
 
 
-def online_user_ids(user_ids: Iterable[int]) -> set[int]:
-    """Which of these users have a connection open on any server process (sync code)."""
-    wanted = [int(user_id) for user_id in user_ids]
+def present_members(key: str, members: Iterable[str]) -> set[str]:
+    """Which of these members (`u:<id>`, or a handler's own keys) are present in topic `key`
+    on any server process; for sync code (services, REST views)."""
+    wanted = list(dict.fromkeys(members))
     if not wanted:
         return set()
     if settings.REDIS_URL:
-        return RedisPresence.online_sync(settings.REDIS_URL, ONLINE_KEY, wanted)
+        return RedisPresence.present_sync(settings.REDIS_URL, key, wanted)
     hub = _hub
     if hub is None or not isinstance(hub.presence, LocalPresence):
         return set()
-    present = set(hub.presence.topics.get(ONLINE_KEY, {}).copy())
-    return {user_id for user_id in wanted if f"u:{user_id}" in present}
+    present = set(hub.presence.topics.get(key, {}).copy())
+    return {member for member in wanted if member in present}
+
+
+def online_user_ids(user_ids: Iterable[int]) -> set[int]:
+    """Which of these users have a connection open on any server process (sync code)."""
+    present = present_members(ONLINE_KEY, (f"u:{int(user_id)}" for user_id in user_ids))
+    return {int(member[2:]) for member in present}

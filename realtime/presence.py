@@ -21,13 +21,30 @@ REDIS_POOL_WAIT = 30  # seconds a presence update may wait for a free connection
 
 @dataclass(slots=True)
 class Snapshot:
+    """Up to `limit` members' info (pinned members first, the asking member always in), the
+    number of members, and the number of members in each presence group."""
+
     members: list[dict[str, Any]]
     count: int
+    groups: dict[str, int] = field(default_factory=dict)
+
+
+def _capped(
+    order: list[str], infos: dict[str, dict[str, Any]], limit: int, include: str | None, pinned: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """`limit` members' info: pinned ones first, then in order, with `include` never left out."""
+    chosen = [member for member in pinned if member in infos]
+    chosen += [member for member in order if member not in chosen][: max(0, limit - len(chosen))]
+    chosen = chosen[:limit]
+    if include is not None and include in infos and include not in chosen and limit > 0:
+        chosen[-1:] = [include]
+    return [infos[member] for member in chosen]
 
 
 @dataclass(slots=True)
 class _LocalMember:
     info: dict[str, Any]
+    group: str | None = None
     conns: set[str] = field(default_factory=set)
 
 
@@ -37,12 +54,12 @@ class LocalPresence:
     def __init__(self) -> None:
         self.topics: dict[str, dict[str, _LocalMember]] = {}
 
-    async def add(self, key: str, member: str, info: dict[str, Any], conn_id: str) -> bool:
+    async def add(self, key: str, member: str, info: dict[str, Any], conn_id: str, group: str | None = None) -> bool:
         """Records the connection; True when it is the member's first on this topic."""
         members = self.topics.setdefault(key, {})
         entry = members.get(member)
         if entry is None:
-            entry = members[member] = _LocalMember(info=info)
+            entry = members[member] = _LocalMember(info=info, group=group)
         entry.conns.add(conn_id)
         return len(entry.conns) == 1
 
@@ -50,19 +67,28 @@ class LocalPresence:
         """Forgets the connection; True when it was the member's last on this topic."""
         members = self.topics.get(key)
         entry = members.get(member) if members else None
-        if entry is None or conn_id not in entry.conns:
+        if members is None or entry is None or conn_id not in entry.conns:
             return False
         entry.conns.discard(conn_id)
         if entry.conns:
             return False
-        del members[member]  # type: ignore[union-attr]
+        del members[member]
         if not members:
             del self.topics[key]
         return True
 
-    async def snapshot(self, key: str, limit: int = SNAPSHOT_LIMIT) -> Snapshot:
-        members = self.topics.get(key, {})
-        return Snapshot(members=[entry.info for entry in list(members.values())[:limit]], count=len(members))
+    async def snapshot(
+        self, key: str, limit: int = SNAPSHOT_LIMIT, *, include: str | None = None, pinned: tuple[str, ...] = ()
+    ) -> Snapshot:
+        members = self.topics.get(key, {}).copy()
+        groups: dict[str, int] = {}
+        for entry in members.values():
+            if entry.group is not None:
+                groups[entry.group] = groups.get(entry.group, 0) + 1
+        infos = {member: entry.info for member, entry in members.items()}
+        return Snapshot(
+            members=_capped(list(members), infos, limit, include, pinned), count=len(members), groups=groups
+        )
 
     async def count(self, key: str) -> int:
         return len(self.topics.get(key, {}))
@@ -78,7 +104,9 @@ class LocalPresence:
 
 
 # Keys per topic: {p}:m (zset member -> latest expiry), {p}:c:<member> (zset conn -> expiry),
-# {p}:i (hash member -> info JSON). Scripts use Redis' clock so process clocks never matter.
+# {p}:i (hash member -> info JSON), {p}:g (hash member -> group) and {p}:gc (hash group ->
+# members in it), kept by the same scripts that add and remove members, so a count never
+# needs a scan. Scripts use Redis' clock so process clocks never matter.
 _ADD = """
 local now = tonumber(redis.call('TIME')[1])
 local expiry = now + tonumber(ARGV[4])
@@ -86,7 +114,10 @@ local conns = KEYS[1] .. ':c:' .. ARGV[1]
 redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
 redis.call('ZADD', conns, expiry, ARGV[2])
 redis.call('EXPIRE', conns, ARGV[4] * 2)
-redis.call('ZADD', KEYS[1] .. ':m', expiry, ARGV[1])
+if redis.call('ZADD', KEYS[1] .. ':m', expiry, ARGV[1]) == 1 and ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1] .. ':g', ARGV[1], ARGV[5])
+  redis.call('HINCRBY', KEYS[1] .. ':gc', ARGV[5], 1)
+end
 redis.call('HSET', KEYS[1] .. ':i', ARGV[1], ARGV[3])
 return redis.call('ZCARD', conns)
 """
@@ -100,6 +131,11 @@ if redis.call('ZCARD', conns) > 0 then return 0 end
 redis.call('ZREM', KEYS[1] .. ':m', ARGV[1])
 redis.call('HDEL', KEYS[1] .. ':i', ARGV[1])
 redis.call('DEL', conns)
+local group = redis.call('HGET', KEYS[1] .. ':g', ARGV[1])
+if group then
+  redis.call('HDEL', KEYS[1] .. ':g', ARGV[1])
+  redis.call('HINCRBY', KEYS[1] .. ':gc', group, -1)
+end
 return 1
 """
 
@@ -120,19 +156,35 @@ for _, member in ipairs(stale) do
     local info = redis.call('HGET', KEYS[1] .. ':i', member)
     redis.call('HDEL', KEYS[1] .. ':i', member)
     redis.call('DEL', conns)
+    local group = redis.call('HGET', KEYS[1] .. ':g', member)
+    if group then
+      redis.call('HDEL', KEYS[1] .. ':g', member)
+      redis.call('HINCRBY', KEYS[1] .. ':gc', group, -1)
+    end
     if info then table.insert(gone, member); table.insert(gone, info) end
   end
 end
 return gone
 """
 
+# ARGV: limit, then the members to look up even past the limit (pinned ones, the joiner).
+# Returns {count, members, infos, wanted infos (false when absent), group counts}.
 _SNAPSHOT = """
 local now = tonumber(redis.call('TIME')[1])
 local members = redis.call('ZRANGEBYSCORE', KEYS[1] .. ':m', '(' .. now, '+inf', 'LIMIT', 0, ARGV[1])
 local count = redis.call('ZCOUNT', KEYS[1] .. ':m', '(' .. now, '+inf')
 local infos = {}
 if #members > 0 then infos = redis.call('HMGET', KEYS[1] .. ':i', unpack(members)) end
-return {count, infos}
+local wanted = {}
+for i = 2, #ARGV do
+  local score = redis.call('ZSCORE', KEYS[1] .. ':m', ARGV[i])
+  if score and tonumber(score) > now then
+    wanted[i - 1] = redis.call('HGET', KEYS[1] .. ':i', ARGV[i]) or false
+  else
+    wanted[i - 1] = false
+  end
+end
+return {count, members, infos, wanted, redis.call('HGETALL', KEYS[1] .. ':gc')}
 """
 
 _REFRESH = """
@@ -170,19 +222,36 @@ class RedisPresence:
     def _base(key: str) -> str:
         return f"rt:p:{key}"
 
-    async def add(self, key: str, member: str, info: dict[str, Any], conn_id: str) -> bool:
-        count = await self._add(keys=[self._base(key)], args=[member, conn_id, orjson.dumps(info), self.ttl])
+    async def add(self, key: str, member: str, info: dict[str, Any], conn_id: str, group: str | None = None) -> bool:
+        count = await self._add(
+            keys=[self._base(key)], args=[member, conn_id, orjson.dumps(info), self.ttl, group or ""]
+        )
         return int(count) == 1
 
     async def remove(self, key: str, member: str, conn_id: str) -> bool:
         return bool(await self._remove(keys=[self._base(key)], args=[member, conn_id]))
 
-    async def snapshot(self, key: str, limit: int = SNAPSHOT_LIMIT) -> Snapshot:
-        count, infos = await self._snapshot(keys=[self._base(key)], args=[limit])
-        return Snapshot(members=[orjson.loads(info) for info in infos if info], count=int(count))
+    async def snapshot(
+        self, key: str, limit: int = SNAPSHOT_LIMIT, *, include: str | None = None, pinned: tuple[str, ...] = ()
+    ) -> Snapshot:
+        wanted = [*pinned, *([include] if include is not None else [])]
+        count, members, infos, wanted_infos, flat_groups = await self._snapshot(
+            keys=[self._base(key)], args=[limit, *wanted]
+        )
+        found = {member.decode(): orjson.loads(info) for member, info in zip(members, infos, strict=True) if info}
+        order = list(found)
+        for member, info in zip(wanted, wanted_infos, strict=True):
+            if info:
+                found[member] = orjson.loads(info)
+        groups = {
+            flat_groups[i].decode(): int(flat_groups[i + 1])
+            for i in range(0, len(flat_groups), 2)
+            if int(flat_groups[i + 1]) > 0
+        }
+        return Snapshot(members=_capped(order, found, limit, include, pinned), count=int(count), groups=groups)
 
     async def count(self, key: str) -> int:
-        count, _ = await self._snapshot(keys=[self._base(key)], args=[0])
+        count, *_ = await self._snapshot(keys=[self._base(key)], args=[0])
         return int(count)
 
     async def refresh(self, entries: list[tuple[str, str, str]]) -> None:
@@ -205,11 +274,11 @@ class RedisPresence:
     _sync_clients: dict[str, redis.Redis] = {}
 
     @classmethod
-    def online_sync(cls, url: str, key: str, user_ids: list[int]) -> set[int]:
-        """Members `u:<id>` of `key` with a live entry, read from sync code (REST views)."""
+    def present_sync(cls, url: str, key: str, members: list[str]) -> set[str]:
+        """The members of `key` with a live entry, read from sync code (services, REST views)."""
         client = cls._sync_clients.get(url)
         if client is None:
             client = cls._sync_clients[url] = redis.Redis.from_url(url, socket_timeout=5)
         now = float(client.time()[0])
-        scores = client.zmscore(f"rt:p:{key}:m", [f"u:{user_id}" for user_id in user_ids])
-        return {user_id for user_id, score in zip(user_ids, scores, strict=True) if score is not None and score > now}
+        scores = client.zmscore(f"rt:p:{key}:m", members)
+        return {member for member, score in zip(members, scores, strict=True) if score is not None and score > now}

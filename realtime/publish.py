@@ -10,11 +10,15 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from realtime import protocol, registry
-from realtime.hub import EVENT_TYPE, group_name, running_hub
+from realtime.hub import CLOSE_REMOVED, EVENT_TYPE, USERS_GROUP, group_name, running_hub
 from realtime.models import StreamEvent
 from realtime.streams import stream_append
 
 logger = logging.getLogger(__name__)
+
+# Lists that record every publish while a test's `captured_publishes()` is active
+# (realtime.testing); empty in production, so publishing pays one truth test.
+recorders: list[list[tuple[str, str, Any, bool]]] = []
 
 
 def publish(
@@ -34,15 +38,18 @@ def publish(
     """
     client_topic = registry.client_topic(topic)
     if replayable:
-        seq, frame = stream_append(
-            topic=topic,
-            event=event,
-            encode_frame=lambda seq: protocol.event_frame(
-                client_topic, event, payload(seq) if callable(payload) else payload, seq
-            ),
-        )
+
+        def encode_frame(seq: int) -> str:
+            data = payload(seq) if callable(payload) else payload
+            for recorder in recorders:
+                recorder.append((topic, event, data, True))
+            return protocol.event_frame(client_topic, event, data, seq)
+
+        seq, frame = stream_append(topic=topic, event=event, encode_frame=encode_frame)
         transaction.on_commit(lambda: broadcast(topic, frame, exclude), robust=True)
         return seq
+    for recorder in recorders:
+        recorder.append((topic, event, payload, False))
     frame = protocol.event_frame(client_topic, event, payload)
     if _on_event_loop():
         broadcast(topic, frame, exclude)
@@ -86,38 +93,71 @@ def debounce(key: str, seconds: float, func: Callable[[], None]) -> None:
         hub.loop.call_soon_threadsafe(hub.debounce, key, seconds, func)
 
 
-def revoke(topic: str, *, user_id: int | None = None) -> None:
+def revoke(topic: str, *, user_id: int | None = None, close: bool = False) -> None:
     """Removes every connection of `user_id` (or everyone) from `topic`, in every process.
 
     For memberships that ended (a user left or was removed, a share ended): their
     connections stop receiving the topic and leave its presence; a later send gets
-    `not_joined` and a re-join is authorised afresh. Publish the event that explains
-    it first. Takes effect after commit.
+    `not_joined` and a re-join is authorised afresh. With `close`, those connections
+    are closed with 4403 instead, for removals the client must not undo by rejoining
+    (a ban, a kicked viewer). Publish the event that explains it first: it arrives
+    before the removal. Takes effect after commit.
     """
-    transaction.on_commit(lambda: broadcast(topic, None, revoke_user=user_id), robust=True)
+    code = CLOSE_REMOVED if close else None
+    transaction.on_commit(lambda: broadcast(topic, None, revoke_user=user_id, close=code), robust=True)
 
 
-def broadcast(topic: str, frame: str | None, exclude: str | None = None, *, revoke_user: int | None = None) -> None:
+def disconnect_user(user_id: int) -> None:
+    """Closes every connection of the user, on every process, with 4403 (after commit).
+
+    For a user who may no longer be connected at all (deactivated): their identity is
+    refused from then on, so the client does not get back in by reconnecting.
+    """
+    message = {"type": EVENT_TYPE, "key": None, "frame": None, "disconnect_user": user_id, "close": CLOSE_REMOVED}
+    transaction.on_commit(lambda: _send(USERS_GROUP, message, topic=None), robust=True)
+
+
+def broadcast(
+    topic: str,
+    frame: str | None,
+    exclude: str | None = None,
+    *,
+    revoke_user: int | None = None,
+    close: int | None = None,
+) -> None:
     """Delivers an encoded frame (or a revocation when `frame` is None) to every process
     subscribed to `topic`; never raises."""
-    message = {"type": EVENT_TYPE, "key": topic, "frame": frame, "exclude": exclude, "revoke_user": revoke_user}
+    message = {
+        "type": EVENT_TYPE,
+        "key": topic,
+        "frame": frame,
+        "exclude": exclude,
+        "revoke_user": revoke_user,
+        "close": close,
+    }
+    _send(group_name(topic), message, topic=topic)
+
+
+def _send(group: str, message: dict[str, Any], *, topic: str | None) -> None:
+    """Sends a hub message to a group: through this process's hub (ordered with its
+    other sends) or, in a process without one, through the channel layer; never raises."""
     try:
         hub = running_hub()
         if hub is not None:
             if _on_event_loop(hub.loop):
-                hub.send_message(topic, message)
+                hub.send_group(group, message)
             else:
-                hub.loop.call_soon_threadsafe(hub.send_message, topic, message)
+                hub.loop.call_soon_threadsafe(hub.send_group, group, message)
             return
         # No hub in this process (a management command, a worker): send through the layer.
         layer = get_channel_layer()
         if _on_event_loop():
-            asyncio.get_running_loop().create_task(layer.group_send(group_name(topic), message))
+            asyncio.get_running_loop().create_task(layer.group_send(group, message))
         else:
-            async_to_sync(layer.group_send)(group_name(topic), message)
+            async_to_sync(layer.group_send)(group, message)
     except Exception:
         # The write this event describes is committed; clients recover it by seq.
-        logger.exception("Publishing to %s failed", topic)
+        logger.exception("Publishing to %s failed", topic or group)
 
 
 def _on_event_loop(loop: asyncio.AbstractEventLoop | None = None) -> bool:

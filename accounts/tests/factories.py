@@ -33,3 +33,9 @@ class FollowFactory(DjangoModelFactory):
 
     follower = factory.SubFactory(UserFactory)
     followee = factory.SubFactory(UserFactory)
+
+
+def make_friends(a: User, b: User) -> None:
+    """Friendship is a mutual follow."""
+    FollowFactory(follower=a, followee=b)
+    FollowFactory(follower=b, followee=a)

@@ -16,17 +16,6 @@ PUBLIC_KEYS = {"id", "username", "display_name", "is_followed", "follows_you", "
 
 
 @pytest.fixture
-def client_as(api_client):
-    """Returns the APIClient authenticated as `user` with a real JWT access token."""
-
-    def authenticate(user: User) -> APIClient:
-        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-        return api_client
-
-    return authenticate
-
-
-@pytest.fixture
 def friends(ann, ben):
     FollowFactory(follower=ann, followee=ben)
     FollowFactory(follower=ben, followee=ann)
@@ -261,8 +250,8 @@ def test_endpoints_refuse_anonymous_requests(api_client, ann, method, path):
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_me_returns_own_profile_with_email(client_as, ann):
-    response = client_as(ann).get("/api/users/me/")
+def test_me_returns_own_profile_with_email(api_client_as, ann):
+    response = api_client_as(ann).get("/api/users/me/")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -294,8 +283,8 @@ def test_me_patch_with_session_needs_csrf_token(ann):
     assert ann.display_name == "Ann"
 
 
-def test_me_patch_changes_display_name_only(client_as, ann):
-    response = client_as(ann).patch(
+def test_me_patch_changes_display_name_only(api_client_as, ann):
+    response = api_client_as(ann).patch(
         "/api/users/me/",
         {"display_name": " Annie ", "username": "hacker", "email": "new@example.com", "is_staff": True},
         format="json",
@@ -307,8 +296,8 @@ def test_me_patch_changes_display_name_only(client_as, ann):
     assert (ann.display_name, ann.username, ann.email, ann.is_staff) == ("Annie", "ann", "ann@example.com", False)
 
 
-def test_me_patch_refuses_long_display_name(client_as, ann):
-    response = client_as(ann).patch("/api/users/me/", {"display_name": "x" * 101}, format="json")
+def test_me_patch_refuses_long_display_name(api_client_as, ann):
+    response = api_client_as(ann).patch("/api/users/me/", {"display_name": "x" * 101}, format="json")
 
     assert response.status_code == 400
     assert set(response.json()) == {"display_name"}
@@ -319,10 +308,10 @@ def test_me_patch_refuses_long_display_name(client_as, ann):
 # Directory
 
 
-def test_user_list_shows_public_fields_and_relationship(client_as, ann, ben, cat, friends):
+def test_user_list_shows_public_fields_and_relationship(api_client_as, ann, ben, cat, friends):
     FollowFactory(follower=cat, followee=ann)
 
-    response = client_as(ann).get("/api/users/")
+    response = api_client_as(ann).get("/api/users/")
 
     assert response.status_code == 200
     body = response.json()
@@ -336,19 +325,19 @@ def test_user_list_shows_public_fields_and_relationship(client_as, ann, ben, cat
     assert "@example.com" not in response.content.decode()
 
 
-def test_user_list_searches_by_prefix(client_as, ann, ben):
+def test_user_list_searches_by_prefix(api_client_as, ann, ben):
     UserFactory(username="zed", display_name="Bennett")
 
-    response = client_as(ann).get("/api/users/", {"search": "be"})
+    response = api_client_as(ann).get("/api/users/", {"search": "be"})
 
     assert [user["username"] for user in response.json()["results"]] == ["ben", "zed"]
 
 
-def test_user_list_paginates(client_as, ann):
+def test_user_list_paginates(api_client_as, ann):
     UserFactory.create_batch(4)
 
-    first = client_as(ann).get("/api/users/", {"page_size": 2})
-    last = client_as(ann).get("/api/users/", {"page_size": 2, "page": 3})
+    first = api_client_as(ann).get("/api/users/", {"page_size": 2})
+    last = api_client_as(ann).get("/api/users/", {"page_size": 2, "page": 3})
 
     assert first.json()["count"] == 5
     assert len(first.json()["results"]) == 2
@@ -357,14 +346,14 @@ def test_user_list_paginates(client_as, ann):
     assert last.json()["next"] is None
 
 
-def test_user_list_refuses_page_past_the_end(client_as, ann):
-    response = client_as(ann).get("/api/users/", {"page": 9})
+def test_user_list_refuses_page_past_the_end(api_client_as, ann):
+    response = api_client_as(ann).get("/api/users/", {"page": 9})
 
     assert response.status_code == 404
 
 
-def test_user_detail_shows_public_fields(client_as, ann, ben, friends):
-    response = client_as(ann).get(f"/api/users/{ben.pk}/")
+def test_user_detail_shows_public_fields(api_client_as, ann, ben, friends):
+    response = api_client_as(ann).get(f"/api/users/{ben.pk}/")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -378,11 +367,11 @@ def test_user_detail_shows_public_fields(client_as, ann, ben, friends):
     assert_no_email_but_own(response)
 
 
-def test_user_detail_of_unknown_or_inactive_user_is_404(client_as, ann):
+def test_user_detail_of_unknown_or_inactive_user_is_404(api_client_as, ann):
     inactive = UserFactory(is_active=False)
 
     for user_id in (10**9, inactive.pk):
-        response = client_as(ann).get(f"/api/users/{user_id}/")
+        response = api_client_as(ann).get(f"/api/users/{user_id}/")
         assert response.status_code == 404
         assert response.json() == {"detail": "No such user.", "code": "not_found"}
 
@@ -390,9 +379,9 @@ def test_user_detail_of_unknown_or_inactive_user_is_404(client_as, ann):
 # Follows
 
 
-def test_follow_creates_follow_and_signals(client_as, ann, ben, sent_signals, django_capture_on_commit_callbacks):
+def test_follow_creates_follow_and_signals(api_client_as, ann, ben, sent_signals, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_as(ann).post(f"/api/users/{ben.pk}/follow/")
+        response = api_client_as(ann).post(f"/api/users/{ben.pk}/follow/")
 
     assert response.status_code == 201
     assert response.json() == {
@@ -408,20 +397,20 @@ def test_follow_creates_follow_and_signals(client_as, ann, ben, sent_signals, dj
     assert_no_email_but_own(response)
 
 
-def test_follow_back_makes_friends(client_as, ann, ben, sent_signals, django_capture_on_commit_callbacks):
+def test_follow_back_makes_friends(api_client_as, ann, ben, sent_signals, django_capture_on_commit_callbacks):
     FollowFactory(follower=ben, followee=ann)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_as(ann).post(f"/api/users/{ben.pk}/follow/")
+        response = api_client_as(ann).post(f"/api/users/{ben.pk}/follow/")
 
     assert response.status_code == 201
     assert response.json()["is_friend"] is True
     assert [name for name, _ in sent_signals] == ["user_followed", "friendship_formed"]
 
 
-def test_follow_oneself_is_refused(client_as, ann, sent_signals, django_capture_on_commit_callbacks):
+def test_follow_oneself_is_refused(api_client_as, ann, sent_signals, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_as(ann).post(f"/api/users/{ann.pk}/follow/")
+        response = api_client_as(ann).post(f"/api/users/{ann.pk}/follow/")
 
     assert response.status_code == 400
     assert response.json() == {"user": ["You cannot follow yourself."], "code": "invalid"}
@@ -429,8 +418,8 @@ def test_follow_oneself_is_refused(client_as, ann, sent_signals, django_capture_
     assert sent_signals == []
 
 
-def test_follow_twice_conflicts(client_as, ann, ben):
-    client = client_as(ann)
+def test_follow_twice_conflicts(api_client_as, ann, ben):
+    client = api_client_as(ann)
     assert client.post(f"/api/users/{ben.pk}/follow/").status_code == 201
 
     response = client.post(f"/api/users/{ben.pk}/follow/")
@@ -440,8 +429,8 @@ def test_follow_twice_conflicts(client_as, ann, ben):
     assert Follow.objects.filter(follower=ann, followee=ben).count() == 1
 
 
-def test_follow_unknown_user_is_404(client_as, ann):
-    response = client_as(ann).post(f"/api/users/{10**9}/follow/")
+def test_follow_unknown_user_is_404(api_client_as, ann):
+    response = api_client_as(ann).post(f"/api/users/{10**9}/follow/")
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
@@ -449,10 +438,10 @@ def test_follow_unknown_user_is_404(client_as, ann):
 
 
 def test_unfollow_removes_follow_and_signals(
-    client_as, ann, ben, friends, sent_signals, django_capture_on_commit_callbacks
+    api_client_as, ann, ben, friends, sent_signals, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_as(ann).delete(f"/api/users/{ben.pk}/follow/")
+        response = api_client_as(ann).delete(f"/api/users/{ben.pk}/follow/")
 
     assert response.status_code == 204
     assert response.content == b""
@@ -461,22 +450,22 @@ def test_unfollow_removes_follow_and_signals(
     assert [name for name, _ in sent_signals] == ["user_unfollowed", "friendship_ended"]
 
 
-def test_unfollow_when_not_following_is_404(client_as, ann, ben):
+def test_unfollow_when_not_following_is_404(api_client_as, ann, ben):
     FollowFactory(follower=ben, followee=ann)
 
-    response = client_as(ann).delete(f"/api/users/{ben.pk}/follow/")
+    response = api_client_as(ann).delete(f"/api/users/{ben.pk}/follow/")
 
     assert response.status_code == 404
     assert response.json() == {"detail": "You do not follow this user.", "code": "not_found"}
     assert Follow.objects.count() == 1
 
 
-def test_own_relationship_lists(client_as, ann, ben, cat, friends):
+def test_own_relationship_lists(api_client_as, ann, ben, cat, friends):
     dan = UserFactory(username="dan")
     FollowFactory(follower=ann, followee=cat)
     FollowFactory(follower=dan, followee=ann)
     FollowFactory(follower=cat, followee=dan)  # not about ann: appears nowhere
-    client = client_as(ann)
+    client = api_client_as(ann)
 
     friends_page = client.get("/api/users/me/friends/")
     followers_page = client.get("/api/users/me/followers/")
@@ -499,8 +488,8 @@ def test_own_relationship_lists(client_as, ann, ben, cat, friends):
     }
 
 
-def test_other_users_email_never_appears(client_as, ann, ben, friends):
-    client = client_as(ann)
+def test_other_users_email_never_appears(api_client_as, ann, ben, friends):
+    client = api_client_as(ann)
     paths = [
         "/api/users/",
         "/api/users/?search=b",

@@ -10,7 +10,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.api.serializers import PublicUserSerializer
-from chat import selectors
+from chat import payloads
 from chat.models import (
     BODY_MAX_LENGTH,
     CHANNEL_DESCRIPTION_MAX_LENGTH,
@@ -19,9 +19,9 @@ from chat.models import (
     CLIENT_ID_MAX_LENGTH,
     Membership,
 )
+from config.api import MAX_ID, IdField, TypedBooleanField, TypedCharField
 
 MAX_PAGE = 200
-MAX_ID = 2**63 - 1
 
 BODY_HELP = f"1 to {BODY_MAX_LENGTH} characters after trimming."
 CLIENT_ID_HELP = (
@@ -47,7 +47,7 @@ class MessageSerializer(serializers.Serializer):
     deleted = serializers.BooleanField()
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        return selectors.message_data(instance)
+        return payloads.message_data(instance)
 
 
 class DirectMessageSerializer(serializers.Serializer):
@@ -70,7 +70,7 @@ class DirectMessageSerializer(serializers.Serializer):
         return ordered
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        return selectors.dm_data(instance)
+        return payloads.dm_data(instance)
 
 
 class ChannelSerializer(serializers.Serializer):
@@ -84,7 +84,7 @@ class ChannelSerializer(serializers.Serializer):
     member_count = serializers.IntegerField()
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        return selectors.channel_data(instance)
+        return payloads.channel_data(instance)
 
 
 class MemberSerializer(serializers.Serializer):
@@ -93,7 +93,7 @@ class MemberSerializer(serializers.Serializer):
     joined_at = serializers.DateTimeField()
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        return selectors.membership_data(instance)
+        return payloads.membership_data(instance)
 
 
 class ConversationSerializer(serializers.Serializer):
@@ -106,21 +106,6 @@ class ConversationSerializer(serializers.Serializer):
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return instance  # already built by selectors.conversation_entries
-
-
-class UnreadSerializer(serializers.Serializer):
-    """The inbox counters, as in the inbox join reply's `unread`."""
-
-    dms = serializers.IntegerField(help_text="Unread direct messages from friends.")
-    dms_by_user = serializers.DictField(
-        child=serializers.IntegerField(),
-        help_text="Unread direct messages per friend's user id; only friends with unread messages are listed "
-        "(the values add up to `dms`).",
-    )
-    notifications = serializers.IntegerField(help_text="Unread notifications.")
-    channels = serializers.DictField(
-        child=serializers.IntegerField(), help_text="Unread messages per channel id, for every channel you are in."
-    )
 
 
 class MessagePageSerializer(serializers.Serializer):
@@ -199,31 +184,67 @@ class HistoryQuerySerializer(serializers.Serializer):
 
 class MessageCreateSerializer(serializers.Serializer):
     # Content rules are the service's, so REST and WebSocket refuse the same way and in the same order.
-    body = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text=BODY_HELP)
-    client_id = serializers.CharField(
+    body = TypedCharField(allow_blank=True, trim_whitespace=False, help_text=BODY_HELP)
+    client_id = TypedCharField(
         required=False, allow_blank=True, trim_whitespace=False, help_text=CLIENT_ID_HELP + " Made up when left out."
     )
 
 
 class MessageUpdateSerializer(serializers.Serializer):
-    body = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text=BODY_HELP)
+    body = TypedCharField(allow_blank=True, trim_whitespace=False, help_text=BODY_HELP)
 
 
 class ChannelReadSerializer(serializers.Serializer):
-    seq = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        max_value=MAX_ID,
-        help_text="Read up to this seq; the last message when left out.",
+    seq = IdField(
+        required=False, allow_null=True, default=None, help_text="Read up to this seq; the last message when left out."
     )
 
 
 class DirectMessageReadSerializer(serializers.Serializer):
-    up_to = serializers.IntegerField(
+    up_to = IdField(
         required=False,
         allow_null=True,
         default=None,
-        max_value=MAX_ID,
         help_text="Mark their messages up to this id; all of them when left out.",
     )
+
+
+# -- WebSocket payloads: the REST request bodies plus what the URL carries there ----
+
+
+class MessageRefSerializer(serializers.Serializer):
+    """`message.delete`, `dm.delete`: `{"id"}`."""
+
+    id = IdField()
+
+
+class MessageChangeSerializer(MessageUpdateSerializer):
+    """`message.update`, `dm.update`: `{"id", "body"}`."""
+
+    id = IdField()
+
+
+class TypingSerializer(serializers.Serializer):
+    """`typing`: `{"typing"}`."""
+
+    typing = TypedBooleanField()
+
+
+class DirectMessageSendSerializer(MessageCreateSerializer):
+    """`dm.send`: `{"to", "body", "client_id"}`."""
+
+    to = IdField()
+
+
+class DirectMessageTypingSerializer(TypingSerializer):
+    """`dm.typing`: `{"to", "typing"}`."""
+
+    to = IdField()
+
+
+class DirectMessageMarkReadSerializer(DirectMessageReadSerializer):
+    """`dm.read`: `{"with", "up_to"?}`."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # `with` is a Python keyword, so it cannot be declared as a class attribute.
+        return {"with": IdField(), **super().get_fields()}

@@ -35,5 +35,4 @@ urlpatterns = [
     path("dm/<id:user_id>/messages/", views.DirectMessageListApi.as_view(), name="api-chat-dm-messages"),
     path("dm/<id:user_id>/read/", views.DirectMessageReadApi.as_view(), name="api-chat-dm-read"),
     path("dm/messages/<id:message_id>/", views.DirectMessageDetailApi.as_view(), name="api-chat-dm-message"),
-    path("unread/", views.UnreadApi.as_view(), name="api-chat-unread"),
 ]

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from chat import selectors, services
+from chat import payloads, selectors, services
 from chat.api.serializers import (
     ChannelCreateSerializer,
     ChannelListQuerySerializer,
@@ -35,7 +35,6 @@ from chat.api.serializers import (
     MessagePageSerializer,
     MessageSerializer,
     MessageUpdateSerializer,
-    UnreadSerializer,
 )
 from chat.models import Channel, Membership
 from chat.selectors import Page
@@ -253,7 +252,7 @@ class ChannelMessageListApi(APIView):
     def get(self, request: Request, channel_id: int) -> Response:
         query = _history_query(request)
         page = selectors.message_page(user=request.user, channel_id=channel_id, **query)
-        return _page_response(request, page, lambda m: m.seq, selectors.message_data, query["limit"])
+        return _page_response(request, page, lambda m: m.seq, payloads.message_data, query["limit"])
 
     @extend_schema(
         summary="Send a message to a channel",
@@ -343,7 +342,7 @@ class DirectMessageListApi(APIView):
     def get(self, request: Request, user_id: int) -> Response:
         query = _history_query(request)
         page = selectors.dm_page(user=request.user, other_id=user_id, **query)
-        return _page_response(request, page, lambda m: m.pk, selectors.dm_data, query["limit"])
+        return _page_response(request, page, lambda m: m.pk, payloads.dm_data, query["limit"])
 
     @extend_schema(
         summary="Send a direct message",
@@ -426,13 +425,3 @@ class DirectMessageDetailApi(APIView):
     def delete(self, request: Request, message_id: int) -> Response:
         services.dm_delete(user=request.user, message_id=message_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class UnreadApi(APIView):
-    @extend_schema(
-        summary="Your unread counters",
-        description="The same object as the inbox join reply's `unread`.",
-        responses={200: UnreadSerializer, 401: UNAUTHORIZED},
-    )
-    def get(self, request: Request) -> Response:
-        return Response(selectors.unread_for_user(user=request.user))

@@ -6,13 +6,13 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client as DjangoClient
 
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import UserFactory, make_friends
 from chat import services
 from chat.models import Channel, DirectMessage, Membership, Message
-from chat.tests.conftest import join, make_friends, make_moderator
+from chat.tests.conftest import join, make_moderator
 from chat.tests.factories import ChannelFactory
 from realtime.models import StreamEvent
-from realtime.tests.conftest import open_client, token_for
+from realtime.testing import open_client, token_for
 
 
 def send(user, channel, body):

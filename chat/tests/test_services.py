@@ -5,13 +5,13 @@ from django.db import IntegrityError
 
 from accounts.models import Follow
 from accounts.services import user_unfollow
-from accounts.tests.factories import FollowFactory, UserFactory
+from accounts.tests.factories import FollowFactory, UserFactory, make_friends
 from chat import services
 from chat.models import Channel, DirectMessage, Membership, Message, MessageEdit
-from chat.selectors import unread_for_user
-from chat.tests.conftest import join, make_friends
+from chat.tests.conftest import join
 from chat.tests.factories import ChannelFactory
 from config.errors import Conflict, Forbidden, Invalid, NotFound
+from realtime.api import unread_for_user
 from realtime.models import StreamEvent
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +136,7 @@ def test_moderator_may_add_members_to_any_channel(secret, mod, cat):
 
 def test_channel_leave_revokes_the_topic_for_that_user(general, ben, monkeypatch, committed, published):
     revoked = []
-    monkeypatch.setattr(services, "revoke", lambda topic, user_id=None: revoked.append((topic, user_id)))
+    monkeypatch.setattr(services.channels, "revoke", lambda topic, user_id=None: revoked.append((topic, user_id)))
 
     with committed():
         services.channel_member_remove(user=ben, channel_id=general.pk, member_id=ben.pk)
@@ -251,14 +251,14 @@ def test_message_create_same_client_id_in_another_channel_conflicts(general, ann
 def test_message_create_race_on_client_id_returns_the_first(general, ann, monkeypatch):
     first, _ = services.message_create(user=ann, channel_id=general.pk, body="one", client_id="abc")
     # The race: the duplicate check ran before the other send committed.
-    real = services._existing_message
+    real = services.messages._existing_message
     calls = []
 
     def late(*args):
         calls.append(args)
         return None if len(calls) == 1 else real(*args)
 
-    monkeypatch.setattr(services, "_existing_message", late)
+    monkeypatch.setattr(services.messages, "_existing_message", late)
     again, created = services.message_create(user=ann, channel_id=general.pk, body="two", client_id="abc")
 
     assert not created and again.pk == first.pk
@@ -480,7 +480,7 @@ def test_new_message_sends_unread_to_the_other_members_only(general, ann, ben, p
 
 
 def test_unread_is_sent_only_to_online_users(general, ann, ben, published, monkeypatch, committed):
-    monkeypatch.setattr(services, "online_user_ids", lambda ids: set())
+    published.online_user_ids = set()
     with committed():
         send(ann, general)
     assert published.of(event="unread") == []
@@ -554,13 +554,13 @@ def test_dm_send_is_idempotent_by_client_id(ann, ben, cat, friends, published):
 
 def test_dm_send_race_on_client_id_returns_the_first(ann, ben, friends, monkeypatch):
     first, _ = services.dm_send(sender=ann, recipient_id=ben.pk, body="one", client_id="same")
-    real, calls = services._existing_dm, []
+    real, calls = services.direct._existing_dm, []
 
     def late(*args):
         calls.append(args)
         return None if len(calls) == 1 else real(*args)
 
-    monkeypatch.setattr(services, "_existing_dm", late)
+    monkeypatch.setattr(services.direct, "_existing_dm", late)
     again, created = services.dm_send(sender=ann, recipient_id=ben.pk, body="two", client_id="same")
 
     assert not created and again.pk == first.pk
@@ -697,7 +697,7 @@ def test_dm_check_constraint_refuses_messages_to_oneself(ann):
 def test_presence_announce_tells_online_friends_only(ann, ben, cat, published, monkeypatch):
     make_friends(ann, ben)
     make_friends(ann, cat)
-    monkeypatch.setattr(services, "online_user_ids", lambda ids: {ben.pk} & set(ids))
+    published.online_user_ids = {ben.pk}
 
     services.presence_announce(user_id=ann.pk, online=True)
 

@@ -9,12 +9,12 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.services import user_follow
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import UserFactory, make_friends
 from chat import selectors, services
 from chat.models import DirectMessage, Membership, Message
-from chat.tests.conftest import join, make_friends, make_moderator
+from chat.tests.conftest import join, make_moderator
 from chat.tests.factories import ChannelFactory
-from realtime.tests.conftest import Client, open_client, token_for
+from realtime.testing import Client, open_client, token_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from django.test import override_settings
 
 from accounts.models import User
-from realtime.tests.conftest import open_client, token_for
+from realtime.testing import open_client, token_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,7 @@ from django.db import connection
 
 from realtime import db
 from realtime.db import db_call
-from realtime.tests.conftest import open_client
+from realtime.testing import open_client
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from accounts.models import User
 from realtime.publish import publish
-from realtime.tests.conftest import open_client, token_for
+from realtime.testing import open_client, token_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

@@ -3,10 +3,42 @@
 from typing import Any
 
 from django.db import transaction
+from rest_framework import serializers
 
 from config.errors import Forbidden, Invalid, NotFound
-from realtime.publish import publish, revoke
-from realtime.registry import JoinContext, Joined, SendContext, TopicHandler, require_user
+from realtime.api import Event, JoinContext, Joined, SendContext, TopicHandler, publish, revoke
+
+
+class TextSerializer(serializers.Serializer):
+    text = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+def _echo(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    with transaction.atomic():
+        seq = publish(ctx.key, "echoed", {"text": ctx.payload.get("text")}, replayable=True)
+    return {"seq": seq}
+
+
+def _fail(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    raise Invalid(fields={"text": "Always fails."})
+
+
+def _whoami(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    return {"state": ctx.state}
+
+
+def _end(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    """Ends the room for everyone; with `ban`, the sender's other connections are closed with 4403."""
+    with transaction.atomic():
+        publish(ctx.key, "ended", lambda seq: {"at": seq}, replayable=True)
+        revoke(ctx.key, close=bool(ctx.payload.get("close")))
+    return {}
+
+
+async def _shout(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    if ctx.throttle("shout", 1.0):
+        publish(ctx.key, "shouted", {"text": ctx.payload.get("text")}, exclude=ctx.conn_id)
+    return {}
 
 
 class EchoHandler(TopicHandler):
@@ -14,37 +46,24 @@ class EchoHandler(TopicHandler):
     `test:private` admits only the user named "owner"."""
 
     prefix = "test"
-    events = frozenset({"echo", "shout", "fail", "whoami", "end"})
-    inline_events = frozenset({"shout"})
     replayable = True
     presence = True
+    events = {
+        "echo": Event(_echo),
+        "shout": Event(_shout, TextSerializer, inline=True),
+        "fail": Event(_fail),
+        "whoami": Event(_whoami),
+        "end": Event(_end),
+    }
 
     def join(self, ctx: JoinContext) -> Joined:
         if ctx.argument in (None, "missing"):
             raise NotFound("No such room.")
         if ctx.argument == "private":
-            user = require_user(ctx.user)
-            if user.username != "owner":
+            user = ctx.require_user()
+            if getattr(user, "username", None) != "owner":
                 raise Forbidden("Owners only.")
         if "color" in ctx.params and not isinstance(ctx.params["color"], str):
             raise Invalid(fields={"color": "Must be a string."})
-        return Joined(reply={"room": ctx.argument}, state={"joined_as": ctx.user.username if ctx.user else None})
-
-    def handle_send(self, ctx: SendContext) -> dict[str, Any]:
-        if ctx.event == "fail":
-            raise Invalid(fields={"text": "Always fails."})
-        if ctx.event == "whoami":
-            return {"state": ctx.state}
-        if ctx.event == "end":
-            with transaction.atomic():
-                publish(ctx.key, "ended", lambda seq: {"at": seq}, replayable=True)
-                revoke(ctx.key)
-            return {}
-        with transaction.atomic():
-            seq = publish(ctx.key, "echoed", {"text": ctx.payload.get("text")}, replayable=True)
-        return {"seq": seq}
-
-    async def handle_inline(self, ctx: SendContext) -> dict[str, Any]:
-        if ctx.conn.allow_every("shout", 1.0):
-            publish(ctx.key, "shouted", {"text": ctx.payload.get("text")}, exclude=ctx.conn_id)
-        return {}
+        username = getattr(ctx.user, "username", None)
+        return Joined(reply={"room": ctx.argument}, state={"joined_as": username})

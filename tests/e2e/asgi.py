@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 from config.asgi import application as project_application
-from realtime import registry
+from realtime.api import register
 from realtime.tests.topics import EchoHandler
 
-registry.register(EchoHandler())
+register(EchoHandler())
 PAGES = Path(__file__).resolve().parent / "pages"
 
 

@@ -1,0 +1,102 @@
+"""What the chat services share: content rules, idempotent sends, redaction, counters."""
+
+from collections import defaultdict
+from typing import Any, TypeVar
+
+from django.db import transaction
+
+from chat.models import (
+    BODY_MAX_LENGTH,
+    CHANNEL_DESCRIPTION_MAX_LENGTH,
+    CHANNEL_NAME_MAX_LENGTH,
+    CLIENT_ID_MAX_LENGTH,
+    Membership,
+    MessageBase,
+)
+from config.errors import Conflict, Invalid
+from realtime.api import debounce, rewrite, unread_publish
+
+SentMessage = TypeVar("SentMessage", bound=MessageBase)
+
+
+def redact(item: MessageBase, payload: dict[str, Any]) -> None:
+    """Rewrites the stored events that carried the item's earlier text to `payload` (its current state)."""
+    seqs_by_topic: dict[str, list[int]] = defaultdict(list)
+    for topic, seq in item.stream_events:
+        seqs_by_topic[topic].append(seq)
+    for topic in sorted(seqs_by_topic):
+        rewrite(topic, seqs_by_topic[topic], payload)
+
+
+def existing_send(
+    model: type[SentMessage],
+    *,
+    sender: dict[str, Any],
+    client_id: str,
+    scope: tuple[str, int],
+    conflict: str,
+    related: tuple[str, ...],
+) -> SentMessage | None:
+    """The sender's earlier message with this `client_id` (a resend), or None.
+
+    `sender` is the lookup of the unique (sender, client_id) pair, e.g. `{"author": user}`;
+    `scope` the field and value the resend must match (its channel, its recipient), else
+    Conflict(`conflict`). A malformed client_id has no earlier message.
+    """
+    if not 1 <= len(client_id) <= CLIENT_ID_MAX_LENGTH:
+        return None
+    # get(), not first(): first() would sort by Meta.ordering, and SQLite then walked that
+    # index instead of looking up the unique (sender, client_id) pair.
+    try:
+        existing = model._default_manager.select_related(*related).get(**sender, client_id=client_id)
+    except model.DoesNotExist:
+        return None
+    field, value = scope
+    if getattr(existing, field) != value:
+        raise Conflict(conflict)
+    return existing
+
+
+def clean_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise Invalid(fields={"body": "Must not be empty."})
+    if len(body) > BODY_MAX_LENGTH:
+        raise Invalid(fields={"body": f"At most {BODY_MAX_LENGTH} characters."})
+    return body
+
+
+def check_client_id(client_id: str) -> None:
+    if not 1 <= len(client_id) <= CLIENT_ID_MAX_LENGTH:
+        raise Invalid(fields={"client_id": f"Must be 1 to {CLIENT_ID_MAX_LENGTH} characters."})
+
+
+def clean_channel_fields(*, name: str | None, description: str | None) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    if name is not None:
+        fields["name"] = name.strip()
+        if not fields["name"] or len(fields["name"]) > CHANNEL_NAME_MAX_LENGTH:
+            raise Invalid(fields={"name": f"Must be 1 to {CHANNEL_NAME_MAX_LENGTH} characters."})
+    if description is not None:
+        fields["description"] = description.strip()
+        if len(fields["description"]) > CHANNEL_DESCRIPTION_MAX_LENGTH:
+            raise Invalid(fields={"description": f"At most {CHANNEL_DESCRIPTION_MAX_LENGTH} characters."})
+    return fields
+
+
+# -- counters --------------------------------------------------------------------
+
+
+# Members' `unread` counters after channel messages go out at most this often per channel:
+# in a busy channel each message would otherwise cost every online member a recount.
+CHANNEL_UNREAD_EVERY = 0.5
+
+
+def channel_readers_changed(channel_id: int, *, except_user_id: int) -> None:
+    def publish_counters() -> None:
+        member_ids = Membership.objects.filter(channel_id=channel_id).exclude(user_id=except_user_id)
+        unread_publish(user_ids=member_ids.values_list("user_id", flat=True))
+
+    # Keyed by author too, so merged calls agree on whose counters did not change.
+    key = f"chat.unread:{channel_id}:{except_user_id}"
+    transaction.on_commit(lambda: debounce(key, CHANNEL_UNREAD_EVERY, publish_counters), robust=True)

@@ -1,0 +1,178 @@
+"""Channel messages: post, edit, delete and restore, each published on `chat:<id>`."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.selectors import is_moderator
+from chat.models import Channel, Membership, Message, MessageEdit, channel_topic
+from chat.payloads import message_data
+from chat.services.common import channel_readers_changed, check_client_id, clean_body, existing_send, redact
+from config.errors import Conflict, Forbidden, NotFound
+from realtime.api import publish
+
+
+def _existing_message(user: User, client_id: str, channel_id: int) -> Message | None:
+    return existing_send(
+        Message,
+        sender={"author": user},
+        client_id=client_id,
+        scope=("channel_id", channel_id),
+        conflict="This client_id was already used for a message in another channel.",
+        related=("author",),
+    )
+
+
+def message_create(*, user: User, channel_id: int, body: str, client_id: str) -> tuple[Message, bool]:
+    """Posts a message to a channel the user is a member of; returns (message, created).
+
+    Idempotent by `client_id`: the author's earlier message with it comes back and
+    nothing is created (also when two sends race). The message's `seq` is the seq of
+    its replayable `message.created` `{"message": M}` event on `chat:<id>`. Online
+    members' inboxes get fresh `unread` counters. Raises NotFound (no such channel, or
+    a private one they are not in), Forbidden (not a member, archived channel), Invalid
+    (body not 1 to 4000 characters after trimming, bad client_id), Conflict (client_id
+    used in another channel).
+    """
+    existing = _existing_message(user, client_id, channel_id)
+    if existing is not None:
+        return existing, False
+    membership = Membership.objects.filter(channel_id=channel_id, user=user).select_related("channel").first()
+    if membership is None:
+        channel = Channel.objects.filter(pk=channel_id).first()
+        if channel is None or channel.is_private:
+            raise NotFound("No such channel.")
+        raise Forbidden("Join the channel to post in it.")
+    if membership.channel.is_archived:
+        raise Forbidden("This channel is archived.")
+    body = clean_body(body)
+    check_client_id(client_id)
+    message = Message(channel=membership.channel, author=user, body=body, client_id=client_id)
+
+    def created(seq: int) -> dict[str, Any]:
+        # Stored with the seq the stream just assigned, in the same transaction.
+        message.seq = seq
+        message.stream_events = [[channel_topic(channel_id), seq]]
+        message.save(force_insert=True)
+        return {"message": message_data(message)}
+
+    try:
+        with transaction.atomic():
+            publish(channel_topic(channel_id), "message.created", created, replayable=True)
+            channel_readers_changed(channel_id, except_user_id=user.pk)
+    except IntegrityError:
+        existing = _existing_message(user, client_id, channel_id)
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def _message_for_change(user: User, message_id: int, channel_id: int | None) -> tuple[Message, bool]:
+    """The message locked for update and whether `user` changes it as a moderator.
+
+    NotFound when it does not exist, is in another channel than `channel_id`, or is
+    in a private channel the user is not in (moderators see every channel).
+    """
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("author", "channel")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None or (channel_id is not None and message.channel_id != channel_id):
+        raise NotFound("No such message.")
+    is_member = Membership.objects.filter(channel_id=message.channel_id, user=user).exists()
+    if message.author_id == user.pk and is_member:
+        return message, False
+    moderator = is_moderator(user)
+    if not moderator:
+        if message.channel.is_private and not is_member:
+            raise NotFound("No such message.")
+        raise Forbidden("Only its author or a moderator may change this message.")
+    return message, True
+
+
+def message_update(*, user: User, message_id: int, body: str, channel_id: int | None = None) -> Message:
+    """Edits a message's body; its author (while a member) or a moderator.
+
+    Keeps the previous body in the edit history (for moderators), sets `edited_at`,
+    rewrites the stored events that carried the old text to the new one (so resuming
+    clients are not replayed it) and publishes the replayable `message.updated`
+    `{"message": M}` (M keeps its creation seq). The same
+    body again changes nothing. Raises NotFound, Forbidden (someone else's message,
+    archived channel), Conflict (deleted message), Invalid (body).
+    """
+    with transaction.atomic():
+        message, _ = _message_for_change(user, message_id, channel_id)
+        if message.channel.is_archived:
+            raise Forbidden("This channel is archived.")
+        if message.is_deleted:
+            raise Conflict("This message was deleted.")
+        body = clean_body(body)
+        if body == message.body:
+            return message
+        MessageEdit.objects.create(message=message, body=message.body, edited_by=user)
+        message.body, message.edited_at = body, timezone.now()
+        redact(message, {"message": message_data(message)})
+        _publish_message_updated(message)
+    return message
+
+
+def _publish_message_updated(message: Message) -> None:
+    """Saves the message's changed text with the seq of the `message.updated` event that carries it."""
+    topic = channel_topic(message.channel_id)
+
+    def updated(seq: int) -> dict[str, Any]:
+        message.stream_events.append([topic, seq])
+        message.save(update_fields=["body", "edited_at", "deleted_at", "deleted_by", "stream_events"])
+        return {"message": message_data(message)}
+
+    publish(topic, "message.updated", updated, replayable=True)
+
+
+def message_delete(*, user: User, message_id: int, channel_id: int | None = None) -> Message:
+    """Soft-deletes a message; its author (while a member) or a moderator.
+
+    The body stays stored for moderators; everyone else sees it as deleted from now
+    on, resumes included (stored events that carried its text are redacted). Publishes
+    the replayable `message.deleted` `{"message": M}` (empty body) and
+    fresh `unread` counters to online members. Deleting a deleted message changes
+    nothing. Raises NotFound, Forbidden (someone else's message; an archived channel,
+    except for moderators).
+    """
+    with transaction.atomic():
+        message, as_moderator = _message_for_change(user, message_id, channel_id)
+        if message.channel.is_archived and not (as_moderator or is_moderator(user)):
+            raise Forbidden("This channel is archived.")
+        if message.is_deleted:
+            return message
+        message.deleted_at, message.deleted_by = timezone.now(), user
+        message.save(update_fields=["deleted_at", "deleted_by"])
+        redact(message, {"message": message_data(message)})
+        publish(message.channel.topic_key, "message.deleted", {"message": message_data(message)}, replayable=True)
+        channel_readers_changed(message.channel_id, except_user_id=message.author_id)
+    return message
+
+
+def message_restore(*, user: User, message_id: int) -> Message:
+    """Undoes a soft delete; moderators only.
+
+    Publishes the replayable `message.updated` `{"message": M}` with the body back and
+    fresh `unread` counters. Restoring a message that is not deleted changes nothing.
+    Raises NotFound, Forbidden (not a moderator).
+    """
+    with transaction.atomic():
+        message = Message.objects.select_for_update(of=("self",)).select_related("author").filter(pk=message_id).first()
+        if message is None:
+            raise NotFound("No such message.")
+        if not is_moderator(user):
+            raise Forbidden("Only moderators may restore messages.")
+        if not message.is_deleted:
+            return message
+        message.deleted_at, message.deleted_by = None, None
+        _publish_message_updated(message)
+        channel_readers_changed(message.channel_id, except_user_id=message.author_id)
+    return message

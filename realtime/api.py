@@ -1,0 +1,60 @@
+"""The realtime core's public surface: the only module apps import from `realtime`.
+
+An app plugs in a topic (`TopicHandler` + `register`) and, if it has something for a
+user's inbox, an inbox part (`InboxPart` + `register_inbox_part`); its services
+publish with `publish` inside their transaction. Tests use `realtime.testing`.
+Import rules (`.importlinter`, checked by bin/test) keep every other module private.
+"""
+
+from realtime.hub import online_user_ids, present_members
+from realtime.inbox import (
+    InboxPart,
+    inbox_topic,
+    register_inbox_part,
+    unread_changed,
+    unread_counts,
+    unread_for_user,
+    unread_publish,
+)
+from realtime.publish import debounce, disconnect_user, publish, revoke, rewrite
+from realtime.registry import (
+    Event,
+    JoinContext,
+    Joined,
+    PresenceState,
+    SendContext,
+    TopicHandler,
+    register,
+    require_user,
+    topic_name,
+)
+from realtime.signals import user_presence_changed
+from realtime.users import user_public
+
+__all__ = [
+    "Event",
+    "InboxPart",
+    "JoinContext",
+    "Joined",
+    "PresenceState",
+    "SendContext",
+    "TopicHandler",
+    "debounce",
+    "disconnect_user",
+    "inbox_topic",
+    "online_user_ids",
+    "present_members",
+    "publish",
+    "register",
+    "register_inbox_part",
+    "require_user",
+    "revoke",
+    "rewrite",
+    "topic_name",
+    "unread_changed",
+    "unread_counts",
+    "unread_for_user",
+    "unread_publish",
+    "user_presence_changed",
+    "user_public",
+]

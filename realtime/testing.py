@@ -1,0 +1,353 @@
+"""Test tools for the realtime core and every app built on it (a pytest plugin: the root
+conftest lists it in `pytest_plugins`).
+
+- `open_client()` / `Client`: a protocol v1 client over Channels' WebsocketCommunicator,
+  against the real ASGI stack in-process.
+- `captured_publishes()` (and the `published` fixture): every event published while
+  it is active, with the payload clients got.
+- `servers` and `browser` fixtures: real server processes (daphne or uvicorn) and
+  headless Chromium, for end-to-end tests.
+
+Models are imported inside functions: pytest loads this module before Django is set up.
+"""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+ROOT = Path(__file__).resolve().parents[1]
+# The ASGI application server processes run: the project's, plus the test topic and pages.
+E2E_APPLICATION = "tests.e2e.asgi:application"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def token_for(user: Any) -> str:
+    """A real SimpleJWT access token for the user."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    return str(AccessToken.for_user(user))
+
+
+# -- the in-process protocol client ------------------------------------------------
+
+
+class Client:
+    """A WebsocketCommunicator speaking protocol v1, with a ref counter."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.ws = communicator
+        self.refs = 0
+        self.hello: dict[str, Any] | None = None
+        self.closed_with: int | None = None
+        # Frames read while waiting for a reply, kept for next_event().
+        self.backlog: list[dict[str, Any]] = []
+
+    async def send(self, **frame: Any) -> str:
+        self.refs += 1
+        frame.setdefault("ref", str(self.refs))
+        await self.ws.send_json_to(frame)
+        ref: str = frame["ref"]
+        return ref
+
+    async def receive(self, timeout: float = 3) -> dict[str, Any]:
+        message: dict[str, Any] = await self.ws.receive_json_from(timeout=timeout)
+        return message
+
+    async def request(self, **frame: Any) -> dict[str, Any]:
+        """Sends a frame and returns its reply, keeping events that arrive in between."""
+        ref = await self.send(**frame)
+        while True:
+            message = await self.receive()
+            if message.get("ref") == ref:
+                return message
+            self.backlog.append(message)
+
+    async def join(self, topic: str, **params: Any) -> dict[str, Any]:
+        return await self.request(op="join", topic=topic, params=params)
+
+    async def send_event(self, topic: str, event: str, **payload: Any) -> dict[str, Any]:
+        """A `send` and its reply."""
+        return await self.request(op="send", topic=topic, event=event, payload=payload)
+
+    async def next_event(self, event: str | None = None, timeout: float = 3) -> dict[str, Any]:
+        """The next event frame (named `event`, if given), from the backlog first."""
+        for index, message in enumerate(self.backlog):
+            if message.get("op") == "event" and (event is None or message["event"] == event):
+                return self.backlog.pop(index)
+        while True:
+            message = await self.receive(timeout)
+            if message.get("op") == "event" and (event is None or message["event"] == event):
+                return message
+
+    async def close_code(self, timeout: float = 3) -> int:
+        while True:
+            message = await self.ws.receive_output(timeout)
+            if message["type"] == "websocket.close":
+                code: int = message.get("code", 1000)
+                return code
+
+    async def drain(self, quiet: float = 0.4) -> list[dict[str, Any]]:
+        """Reads every frame until none arrives for `quiet` seconds (outlasts a presence window)."""
+        frames, self.backlog = self.backlog, []
+        while not await self.ws.receive_nothing(timeout=quiet):
+            frames.append(await self.receive())
+        return frames
+
+    async def nothing(self, timeout: float = 0.3) -> bool:
+        if self.backlog:
+            return False
+        result: bool = await self.ws.receive_nothing(timeout=timeout)
+        return result
+
+    async def disconnect(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.disconnect()
+
+
+async def open_client(
+    path: str = "/ws/", *, headers: list[tuple[bytes, bytes]] | None = None, session_user: Any = None
+) -> Client:
+    """Connects to the project's ASGI application; `session_user` signs in by the session cookie."""
+    from channels.db import database_sync_to_async
+
+    from config.asgi import application
+
+    headers = list(headers or [])
+    if session_user is not None:
+        cookie = await database_sync_to_async(_session_cookie)(session_user)
+        headers.append((b"cookie", cookie.encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    client = Client(communicator)
+    if connected:
+        first = await communicator.receive_output(5)
+        if first["type"] == "websocket.send":
+            client.hello = json.loads(first["text"])
+        else:
+            client.closed_with = first.get("code")
+    return client
+
+
+def _session_cookie(user: Any) -> str:
+    from django.conf import settings
+    from django.test import Client as DjangoClient
+
+    django_client = DjangoClient()
+    django_client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={django_client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+# -- captured publishes -------------------------------------------------------------
+
+
+class Published:
+    """Every event published, as (topic key, event, payload, replayable)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, Any, bool]] = []
+        # With everyone_online: the user ids that count as connected (None: all of them).
+        self.online_user_ids: set[int] | None = None
+
+    def of(self, topic: str | None = None, event: str | None = None) -> list[Any]:
+        return [
+            payload
+            for t, e, payload, _ in self.events
+            if (topic is None or t == topic) and (event is None or e == event)
+        ]
+
+    def names(self) -> list[tuple[str, str]]:
+        return [(topic, event) for topic, event, _, _ in self.events]
+
+    def clear(self) -> None:
+        self.events.clear()
+
+
+@contextlib.contextmanager
+def captured_publishes(*, everyone_online: bool = False) -> Iterator[Published]:
+    """Records every publish while active (they are still published).
+
+    With `everyone_online`, every user counts as connected (or only the ids in the
+    recorder's `online_user_ids` once set), so events meant only for online users
+    (inbox `unread`, friends' `presence`) are published too.
+    """
+    from realtime import hub, publish
+
+    recorder = Published()
+    publish.recorders.append(recorder.events)
+    original = hub.present_members
+
+    def present(key: str, members: Any) -> set[str]:
+        wanted = set(members)
+        if key != hub.ONLINE_KEY or recorder.online_user_ids is None:
+            return wanted
+        return wanted & {f"u:{user_id}" for user_id in recorder.online_user_ids}
+
+    if everyone_online:
+        hub.present_members = present  # type: ignore[assignment]
+    try:
+        yield recorder
+    finally:
+        hub.present_members = original  # type: ignore[assignment]
+        publish.recorders.remove(recorder.events)
+
+
+@pytest.fixture
+def published() -> Iterator[Published]:
+    """`captured_publishes(everyone_online=True)` for one test."""
+    with captured_publishes(everyone_online=True) as recorder:
+        yield recorder
+
+
+# -- real server processes and the browser ------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def database_url() -> str:
+    """The URL of the test database pytest-django created, for server processes to share."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    auth = settings["USER"] + (f":{settings['PASSWORD']}" if settings.get("PASSWORD") else "")
+    return f"postgres://{auth}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+class ServerProcess:
+    """daphne or uvicorn on 127.0.0.1:<port>; output goes to a file (a full pipe would block the server)."""
+
+    def __init__(
+        self,
+        port: int,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        name: str = "server",
+        kind: str = "daphne",
+        application: str = E2E_APPLICATION,
+    ) -> None:
+        self.port = port
+        self.kind = kind
+        self.application = application
+        self.log_path = log_dir / f"{name}-{port}.log"
+        self.env = {
+            **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": database_url(),
+            "PORT": str(port),
+            "DEBUG": "1",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[Any] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    def start(self, timeout: float = 20) -> "ServerProcess":
+        log = self.log_path.open("ab")
+        command = {
+            "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)],
+            "uvicorn": [
+                "-m",
+                "uvicorn",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ws-per-message-deflate",
+                "false",
+            ],
+        }[self.kind]
+        self.process = subprocess.Popen(
+            [sys.executable, *command, self.application],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Server exited early:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"Server did not start in {timeout} s:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Starts server processes (stopped at the end); each call takes env overrides."""
+    started: list[ServerProcess] = []
+
+    def start(
+        env: dict[str, str] | None = None, port: int | None = None, name: str = "server", kind: str = "daphne"
+    ) -> ServerProcess:
+        server = ServerProcess(port or free_port(), tmp_path, env, name, kind).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Chromium through Playwright (sync API; tests using it are collected last)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
+    try:
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            yield instance
+            instance.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
