@@ -11,6 +11,7 @@ conftest lists it in `pytest_plugins`).
 Models are imported inside functions: pytest loads this module before Django is set up.
 """
 
+import asyncio
 import contextlib
 import json
 import os
@@ -155,6 +156,64 @@ def _session_cookie(user: Any) -> str:
     django_client = DjangoClient()
     django_client.force_login(user)
     return f"{settings.SESSION_COOKIE_NAME}={django_client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+class Peer:
+    """A protocol v1 client over a real socket (the `websockets` library), for server processes."""
+
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+        self.refs = 0
+        self.frames: list[dict[str, Any]] = []
+        self.hello: dict[str, Any] = {}
+
+    @classmethod
+    async def connect(cls, url: str, token: str | None = None, **options: Any) -> "Peer":
+        import websockets
+
+        peer = cls(await websockets.connect(url + (f"?token={token}" if token else ""), **options))
+        peer.hello = json.loads(await peer.socket.recv())
+        assert peer.hello["op"] == "hello", peer.hello
+        return peer
+
+    async def request(self, **frame: Any) -> dict[str, Any]:
+        """Sends a frame and returns its reply, keeping the frames that arrive in between."""
+        self.refs += 1
+        frame["ref"] = str(self.refs)
+        await self.socket.send(json.dumps(frame))
+        while True:
+            message: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), 10))
+            if message.get("ref") == frame["ref"]:
+                return message
+            self.frames.append(message)
+
+    async def event(
+        self, name: str, timeout: float = 10, where: Callable[[dict[str, Any]], bool] = lambda frame: True
+    ) -> dict[str, Any]:
+        """The next event named `name` (matching `where`), from the frames kept first."""
+        for frame in self.frames:
+            if frame.get("event") == name and where(frame):
+                self.frames.remove(frame)
+                return frame
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = max(0.01, deadline - time.monotonic())
+            message: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), remaining))
+            if message.get("event") == name and where(message):
+                return message
+            self.frames.append(message)
+
+    async def close_code(self, timeout: float = 10) -> int | None:
+        """Reads until the server closes the socket; the close code it sent."""
+        import websockets
+
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                remaining = max(0.01, deadline - time.monotonic())
+                self.frames.append(json.loads(await asyncio.wait_for(self.socket.recv(), remaining)))
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd is not None else None
 
 
 # -- captured publishes -------------------------------------------------------------

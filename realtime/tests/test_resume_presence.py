@@ -4,13 +4,14 @@ import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import override_settings
 
-from accounts.models import User
 from realtime.publish import publish
 from realtime.testing import open_client, token_for
 
+User = get_user_model()
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 

@@ -1,54 +1,17 @@
 """Two daphne processes sharing Redis and the database behave as one server."""
 
 import asyncio
-import json
 import time
+import urllib.error
+import urllib.request
 
 import pytest
-import websockets
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+from realtime.testing import Peer
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
-
-
-class Peer:
-    """A protocol v1 client over a real socket."""
-
-    def __init__(self, socket: websockets.ClientConnection) -> None:
-        self.socket = socket
-        self.refs = 0
-        self.frames: list[dict] = []
-
-    @classmethod
-    async def connect(cls, url: str, token: str | None = None) -> "Peer":
-        peer = cls(await websockets.connect(url + (f"?token={token}" if token else "")))
-        hello = json.loads(await peer.socket.recv())
-        assert hello["op"] == "hello"
-        return peer
-
-    async def request(self, **frame) -> dict:
-        self.refs += 1
-        frame["ref"] = str(self.refs)
-        await self.socket.send(json.dumps(frame))
-        while True:
-            message = json.loads(await asyncio.wait_for(self.socket.recv(), 10))
-            if message.get("ref") == frame["ref"]:
-                return message
-            self.frames.append(message)
-
-    async def event(self, name: str, timeout: float = 10, where=lambda frame: True) -> dict:
-        for frame in self.frames:
-            if frame.get("event") == name and where(frame):
-                self.frames.remove(frame)
-                return frame
-        deadline = time.monotonic() + timeout
-        while True:
-            message = json.loads(await asyncio.wait_for(self.socket.recv(), max(0.01, deadline - time.monotonic())))
-            if message.get("event") == name and where(message):
-                return message
-            self.frames.append(message)
 
 
 def test_event_published_through_one_process_reaches_the_other(servers, redis_url):
@@ -103,3 +66,57 @@ def test_presence_spans_processes_and_a_killed_process_users_leave(servers, redi
         return time.monotonic() - killed_at
 
     assert asyncio.run(scenario()) < 60
+
+
+def test_removal_with_4403_and_deactivation_close_connections_on_every_process(servers, redis_url):
+    ann = User.objects.create_user(username="ann", password="pw-123456789")
+    ben = User.objects.create_user(username="ben", password="pw-123456789")
+    env = {"REDIS_URL": redis_url}
+    a, b = servers(env, name="a"), servers(env, name="b", kind="uvicorn")
+    room = f"test:ban{int(time.time())}"
+    ann_token, ben_token = str(AccessToken.for_user(ann)), str(AccessToken.for_user(ben))
+
+    async def removal() -> None:
+        ann_on_a, ben_on_b = await Peer.connect(a.ws_url, ann_token), await Peer.connect(b.ws_url, ben_token)
+        for peer in (ann_on_a, ben_on_b):
+            assert (await peer.request(op="join", topic=room))["ok"]
+        assert (await ann_on_a.request(op="send", topic=room, event="end", payload={"close": True}))["ok"]
+        ended = await ben_on_b.event("ended")  # the explaining event comes first...
+        assert ended["payload"] == {"at": ended["seq"]}
+        assert await ben_on_b.close_code() == 4403  # ...then the close, on the other process
+        assert await ann_on_a.close_code() == 4403
+
+    async def deactivation() -> float:
+        ann_on_a, ann_on_b = await Peer.connect(a.ws_url, ann_token), await Peer.connect(b.ws_url, ann_token)
+        ben_on_a = await Peer.connect(a.ws_url, ben_token)
+        started = time.monotonic()
+        await asyncio.to_thread(_deactivate, ann)  # a plain save() in this process, which runs no server
+        assert await ann_on_a.close_code(timeout=5) == 4403
+        assert await ann_on_b.close_code(timeout=5) == 4403
+        took = time.monotonic() - started
+        assert (await ben_on_a.request(op="ping"))["op"] == "pong"
+        await ben_on_a.socket.close()
+        return took
+
+    asyncio.run(removal())
+    took = asyncio.run(deactivation())
+    assert took < 5
+
+    async def refused() -> None:
+        import websockets
+
+        socket = await websockets.connect(f"{b.ws_url}?token={ann_token}")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+    asyncio.run(refused())
+    rest = urllib.request.Request(f"{a.url}/api/users/me/", headers={"Authorization": f"Bearer {ann_token}"})  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError) as refused_rest:
+        urllib.request.urlopen(rest, timeout=10)  # noqa: S310 (a local test server)
+    assert refused_rest.value.code == 401
+
+
+def _deactivate(user: User) -> None:
+    user.is_active = False
+    user.save(update_fields=["is_active"])

@@ -1,0 +1,17 @@
+"""Reactions to model changes that other parts of the project must see."""
+
+from typing import Any
+
+from realtime.api import disconnect_user
+
+
+def close_connections_of_deactivated(sender: Any, *, instance: Any, **kwargs: Any) -> None:
+    """post_save of User: a deactivated user may not stay connected anywhere.
+
+    A receiver rather than a service because deactivation happens through plain
+    `save()` too (the admin's Active box, a shell, another process). Their token and
+    session stop working by themselves (both check `is_active`); this closes every
+    connection of theirs with 4403 on every server process, after commit.
+    """
+    if not instance.is_active and instance.pk is not None:
+        disconnect_user(instance.pk)

@@ -1,0 +1,216 @@
+"""The app contract of the core: inbox parts, room summaries, capped presence, removal with 4403,
+deactivated users and the inbox's REST endpoint."""
+
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from rest_framework import serializers
+
+from config.api import IdField
+from realtime import inbox, registry
+from realtime.api import (
+    Event,
+    InboxPart,
+    JoinContext,
+    Joined,
+    PresenceState,
+    SendContext,
+    TopicHandler,
+    register_inbox_part,
+    unread_changed,
+)
+from realtime.hub import get_hub
+from realtime.presence import SNAPSHOT_LIMIT
+from realtime.testing import open_client, token_for
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+User = get_user_model()
+POINTS: dict[int, int] = {}
+
+
+class PointsSerializer(serializers.Serializer):
+    points = IdField(min_value=1, max_value=100)
+
+
+def _points_add(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    user = ctx.require_user()
+    with transaction.atomic():
+        POINTS[user.pk] = POINTS.get(user.pk, 0) + data["points"]
+        unread_changed(user_ids=[user.pk])
+    return {"points": POINTS[user.pk], "state": ctx.state}
+
+
+class PointsPart(InboxPart):
+    """A test-only inbox part: a `points` counter, a `points.add` event and a join key."""
+
+    name = "points"
+    events = {"points.add": Event(_points_add, PointsSerializer)}
+
+    def join(self, user: Any) -> tuple[dict[str, Any], Any]:
+        return {"points_hello": f"hi {user.username}"}, "points-state"
+
+    def counters(self, user_ids: list[int]) -> dict[int, dict[str, Any]]:
+        return {user_id: {"points": POINTS.get(user_id, 0)} for user_id in user_ids}
+
+
+@pytest.fixture
+def points_part():
+    POINTS.clear()
+    register_inbox_part(PointsPart())
+    yield
+    inbox.unregister_inbox_part("points")
+
+
+@pytest.fixture
+def make_user():
+    def make(username: str = "ann") -> Any:
+        return User.objects.create_user(username=username, password="pw-123456789")
+
+    return database_sync_to_async(make)
+
+
+@pytest.mark.asyncio
+async def test_inbox_part_adds_its_counter_event_and_join_keys_to_the_one_unread_object(points_part, make_user):
+    ann = await make_user()
+    client = await open_client(f"/ws/?token={token_for(ann)}")
+    reply = await client.join("inbox")
+    payload = reply["payload"]
+    assert payload["points_hello"] == "hi ann"
+    # Every part's counters in one object: the protocol's, chat's and the test part's.
+    assert payload["unread"]["points"] == 0 and payload["unread"]["dms"] == 0
+    assert payload["unread"]["notifications"] == 0 and payload["unread"]["channels"] == {}
+
+    added = await client.send_event("inbox", "points.add", points=3)
+    assert added["payload"] == {"points": 3, "state": "points-state"}  # the part's own join state
+    unread = await client.next_event("unread")
+    assert unread["payload"]["points"] == 3 and "dms_by_user" in unread["payload"]
+
+    refused = await client.send_event("inbox", "points.add", points="3")
+    assert refused["error"]["code"] == "invalid" and "points" in refused["error"]["fields"]
+    unknown = await client.send_event("inbox", "points.remove", points=1)
+    assert unknown["error"]["code"] == "bad_request"
+    await client.disconnect()
+
+
+@pytest.mark.django_db
+def test_inbox_part_events_must_not_collide_with_another_part(points_part):
+    class Greedy(InboxPart):
+        name = "greedy"
+        events = {"points.add": Event(_points_add)}
+
+    with pytest.raises(ValueError, match="repeats events"):
+        register_inbox_part(Greedy())
+
+
+def _group_count(state: PresenceState, group: str) -> int:
+    return state.groups.get(group, 0)
+
+
+class RoomHandler(TopicHandler):
+    """`room:<id>`: the user named "owner" is the owner; everyone else a viewer."""
+
+    prefix = "room"
+    presence = True
+    room_event = "room.updated"
+    presence_pinned = ("owner",)
+
+    def join(self, ctx: JoinContext) -> Joined:
+        if ctx.user is not None and ctx.user.username == "owner":
+            return Joined(reply={}, presence_member="owner", presence_info={"name": "owner"}, presence_group="owner")
+        name = ctx.user.username if ctx.user else "Anonymous"
+        return Joined(reply={}, presence_info={"name": name}, presence_group="viewer")
+
+    def room_summary(self, key: str, state: PresenceState) -> dict[str, Any]:
+        return {
+            "viewers": _group_count(state, "viewer"),
+            "owner_online": _group_count(state, "owner") > 0,
+            "online": state.members,
+        }
+
+
+@pytest.fixture
+def room_handler():
+    registry.register(RoomHandler())
+    yield
+    registry.unregister("room")
+
+
+@pytest.mark.asyncio
+async def test_room_summary_replaces_presence_diff_and_counts_groups(room_handler, make_user):
+    owner = await make_user("owner")
+    viewer = await open_client()
+    joined = await viewer.join("room:1")
+    assert joined["payload"]["room"] == {"viewers": 1, "owner_online": False, "online": [{"name": "Anonymous"}]}
+    assert "presence" not in joined["payload"]
+
+    owner_client = await open_client(f"/ws/?token={token_for(owner)}")
+    owner_reply = await owner_client.join("room:1")
+    room = owner_reply["payload"]["room"]
+    assert room["viewers"] == 1 and room["owner_online"] is True
+    assert room["online"][0] == {"name": "owner"}  # pinned first
+    updated = await viewer.next_event("room.updated")
+    assert updated["payload"]["owner_online"] is True and updated["payload"]["viewers"] == 1
+
+    await owner_client.disconnect()
+    gone = await viewer.next_event("room.updated")
+    assert gone["payload"] == {"viewers": 1, "owner_online": False, "online": [{"name": "Anonymous"}]}
+    assert not [frame for frame in await viewer.drain() if frame.get("event") == "presence.diff"]
+    await viewer.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_capped_presence_list_includes_the_joiner(make_user):
+    hub = await get_hub()
+    for number in range(SNAPSHOT_LIMIT + 20):
+        await hub.presence_add("test:crowd", f"u:{10_000 + number}", {"username": f"x{number}"}, f"c{number}")
+    ann = await make_user("ann")
+    client = await open_client(f"/ws/?token={token_for(ann)}")
+    reply = await client.join("test:crowd")
+    presence = reply["payload"]["presence"]
+    assert len(presence) == SNAPSHOT_LIMIT and reply["payload"]["presence_count"] == SNAPSHOT_LIMIT + 21
+    assert "ann" in {member.get("username") for member in presence}
+    await client.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_revoke_with_close_sends_the_event_then_closes_4403():
+    owner, other = await open_client(), await open_client()
+    await owner.join("test:room")
+    await other.join("test:room")
+    assert (await owner.send_event("test:room", "end", close=True))["ok"]
+    ended = await other.next_event("ended")
+    assert ended["payload"] == {"at": ended["seq"]}
+    assert await other.close_code() == 4403
+    await owner.disconnect()
+    await other.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_deactivating_a_user_closes_their_connections_4403_and_refuses_their_token(make_user):
+    ann, ben = await make_user("ann"), await make_user("ben")
+    token = token_for(ann)
+    first = await open_client(f"/ws/?token={token}")
+    second = await open_client(session_user=ann)
+    bystander = await open_client(f"/ws/?token={token_for(ben)}")
+    for client in (first, second, bystander):
+        assert (await client.join("test:room"))["ok"]
+
+    def deactivate() -> None:
+        ann.is_active = False
+        ann.save(update_fields=["is_active"])  # a plain save, as the admin's Active box does
+
+    await database_sync_to_async(deactivate)()
+    assert await first.close_code() == 4403
+    assert await second.close_code() == 4403
+    assert (await bystander.request(op="ping"))["op"] == "pong"
+
+    again = await open_client(f"/ws/?token={token}")
+    assert again.closed_with == 4401
+    by_session = await open_client(session_user=ann)
+    assert by_session.hello is not None and by_session.hello["user"] is None
+    for client in (first, second, bystander, again, by_session):
+        await client.disconnect()
