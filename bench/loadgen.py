@@ -41,7 +41,9 @@ import traceback
 from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Callable
-from typing import Any
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, cast
 
 import orjson
 
@@ -103,8 +105,10 @@ class WebSocket(asyncio.Protocol):
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.transport.write(self.request)  # type: ignore[union-attr]
+        # create_connection() on a TCP socket gives a full transport; uvloop's is not an
+        # asyncio.Transport subclass, so this is a cast rather than an isinstance check.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
@@ -121,7 +125,8 @@ class WebSocket(asyncio.Protocol):
             data, self.buffer = self.buffer[end + 4 :], b""
             if b" 101 " not in status:
                 self.close_code = -int(status.split()[1]) if len(status.split()) > 1 else -1
-                self.transport.close()  # type: ignore[union-attr]
+                assert self.transport is not None  # data arrives only after connection_made()
+                self.transport.close()
                 return
             self.open = True
             self.on_open()
@@ -169,13 +174,15 @@ class WebSocket(asyncio.Protocol):
                     whole, self.fragments = b"".join(self.fragments), None
                     on_text(whole)
             elif opcode == 9:
-                self.transport.write(_masked_frame(10, payload))  # type: ignore[union-attr]
+                assert self.transport is not None  # data arrives only after connection_made()
+                self.transport.write(_masked_frame(10, payload))
             elif opcode == 8:
+                assert self.transport is not None  # data arrives only after connection_made()
                 self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
                 if not self.closing:
                     self.closing = True
-                    self.transport.write(_masked_frame(8, payload[:2]))  # type: ignore[union-attr]
-                self.transport.close()  # type: ignore[union-attr]
+                    self.transport.write(_masked_frame(8, payload[:2]))
+                self.transport.close()
                 break
         self.buffer = buffer[pos:] if pos < size else b""
 
@@ -262,8 +269,8 @@ class Client(ABC):
     async def connect(self, timeout: float = 60) -> None:
         loop = asyncio.get_running_loop()
         self.ready = loop.create_future()
-        self.ws = WebSocket(self.host, self.port, self.path, self._on_open, self._on_text_checked, self._on_close)
-        await asyncio.wait_for(loop.create_connection(lambda: self.ws, self.host, self.port), timeout)
+        ws = self.ws = WebSocket(self.host, self.port, self.path, self._on_open, self._on_text_checked, self._on_close)
+        await asyncio.wait_for(loop.create_connection(lambda: ws, self.host, self.port), timeout)
         await asyncio.wait_for(self.ready, timeout)
         self.connected = True
 
@@ -274,7 +281,8 @@ class Client(ABC):
     def request(self, frame: bytes, ref: str) -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()
         self.pending[ref] = future
-        self.ws.send_text(frame)  # type: ignore[union-attr]
+        assert self.ws is not None, "request() before connect()"
+        self.ws.send_text(frame)
         return future
 
     def _on_open(self) -> None:  # noqa: B027 - an optional hook
@@ -283,6 +291,19 @@ class Client(ABC):
     @abstractmethod
     def _on_text(self, raw: bytes) -> None:
         """Handles one text frame of this dialect."""
+
+    @abstractmethod
+    async def join(self, topic: str, since: int | None = None) -> None:
+        """Joins `topic` (from seq `since`, where the dialect has seqs) and waits for the reply."""
+
+    @abstractmethod
+    def send_message(self, body: str, client_id: str) -> asyncio.Future[Any]:
+        """Publishes `body` to the joined topic; the future gets the server's reply."""
+
+    @staticmethod
+    @abstractmethod
+    def reply_ok(reply: Any) -> bool:
+        """Whether the reply to `send_message` (decoded JSON of the dialect) accepted the message."""
 
     def _on_text_checked(self, raw: bytes) -> None:
         try:
@@ -417,7 +438,9 @@ class V1Client(Client):
 
     async def _refill(self) -> None:
         try:
-            await self.join(self.topic, since=self.last_seq)  # type: ignore[arg-type]
+            if self.topic is None:  # a gap seen before join() recorded its topic
+                raise RuntimeError("no topic joined yet")
+            await self.join(self.topic, since=self.last_seq)
         except Exception as error:
             self.worker.stats.error(f"re-join after a gap failed: {error!r}")
         finally:
@@ -441,14 +464,14 @@ class V1Client(Client):
     def on_lost(self) -> None:
         # Resume like every client must (protocol section 5): reconnect, re-join with since.
         if self.topic is not None:
-            asyncio.get_running_loop().create_task(self._resume())
+            asyncio.get_running_loop().create_task(self._resume(self.topic))
 
-    async def _resume(self) -> None:
+    async def _resume(self, topic: str) -> None:
         for attempt in range(10):
             await asyncio.sleep(0.2 * (attempt + 1))
             try:
                 await self.connect()
-                await self.join(self.topic, since=self.last_seq)  # type: ignore[arg-type]
+                await self.join(topic, since=self.last_seq)
                 self.worker.stats.resumes += 1
                 return
             except Exception as error:
@@ -472,8 +495,10 @@ class SioClient(Client):
             if future is not None and not future.done():
                 future.set_result(loads(raw[bracket:]))
         elif raw == b"2":
-            self.ws.send_text(b"3")  # type: ignore[union-attr]
+            assert self.ws is not None  # frames come from self.ws
+            self.ws.send_text(b"3")
         elif kind[:1] == b"0":
+            assert self.ws is not None  # frames come from self.ws
             self.ws.send_text(b"40")  # Engine.IO open: connect the main namespace
         elif kind == b"40":
             if self.ready is not None and not self.ready.done():
@@ -750,20 +775,19 @@ class LoadGenerator:
 
     def __init__(self, workers: int, cpus: set[int] | None = None) -> None:
         context = multiprocessing.get_context("fork")
-        self.pipes = []
-        self.processes = []
+        self.pipes: list[Connection] = []
+        self.processes: list[BaseProcess] = []
+        self.pids: list[int] = []
         self.calls = 0
         for index in range(workers):
             parent, child = context.Pipe()
             process = context.Process(target=_worker_main, args=(child, index, cpus), daemon=True)
             process.start()
             child.close()
+            assert process.pid is not None  # set by start()
             self.pipes.append(parent)
             self.processes.append(process)
-
-    @property
-    def pids(self) -> list[int]:
-        return [process.pid for process in self.processes]
+            self.pids.append(process.pid)
 
     def send(self, worker: int, command: str, **kwargs: Any) -> int:
         self.calls += 1

@@ -38,9 +38,10 @@ import sys
 import tempfile
 import time
 from array import array
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -50,7 +51,41 @@ from loadgen import LoadGenerator
 ROOT = Path(__file__).resolve().parents[1]
 PEER = "socketio"
 
-FULL = {
+
+class Config(TypedDict):
+    """Sizes and durations of one mode (FULL or QUICK); written to the JSON as `config`."""
+
+    fanout_sizes: list[int]
+    fixed_rate: int
+    fixed_seconds: float
+    fixed_min_messages: int
+    burst_deliveries: int
+    burst_min_messages: int
+    burst_max_seconds: float
+    chat_channels: int
+    chat_members: int
+    chat_messages: int
+    chat_max_seconds: float
+    storm: int
+    storm_in_flight: int
+    storm_timeout: float
+    redis_subscribers: int
+
+
+class TableRow(TypedDict):
+    """One row of the markdown table (and of the JSON's `table`)."""
+
+    scenario: str
+    server: str
+    figure: str
+    ours: Any  # a number, or a text such as "0 / 0"
+    socketio: Any
+    ratio: float | None
+    target: str
+    met: str
+
+
+FULL: Config = {
     "fanout_sizes": [100, 1000, 5000],
     "fixed_rate": 1000,  # deliveries/s in the fixed-rate phase
     "fixed_seconds": 8,
@@ -71,7 +106,7 @@ FULL = {
     "storm_timeout": 60,  # a client that has no hello after this long counts as failed
     "redis_subscribers": 1000,
 }
-QUICK = {
+QUICK: Config = {
     **FULL,
     "fanout_sizes": [100, 300],
     "fixed_seconds": 2,
@@ -109,8 +144,10 @@ class Meter:
     """CPU time over a phase: our servers, the services they use (Redis, PostgreSQL backends),
     the load generator, and the whole machine (what is left is other load on the machine)."""
 
-    def __init__(self, bench: Bench, procs: list[servers.Process], services: list[servers.Process] = ()) -> None:
+    def __init__(self, bench: Bench, procs: list[servers.Process], services: Sequence[servers.Process] = ()) -> None:
+        assert bench.loadgen is not None  # Bench.setup() started it before any run
         self.bench = bench
+        self.loadgen = bench.loadgen
         self.procs = procs
         self.services = list(services)
 
@@ -126,7 +163,7 @@ class Meter:
             "time": time.time(),
             "server": sum(proc.cpu_seconds() for proc in self.procs),
             "services": self._service_cpu(),
-            "loadgen": sum(servers.cpu_seconds(pid) for pid in self.bench.loadgen.pids),
+            "loadgen": sum(servers.cpu_seconds(pid) for pid in self.loadgen.pids),
             "machine": machine_busy_seconds(),
         }
 
@@ -175,6 +212,7 @@ class Run:
         self.target = target
         self.dialect = "sio" if target == PEER else "v1"
         self.config = bench.config
+        assert bench.loadgen is not None  # Bench.setup() started it before any run
         self.lg = bench.loadgen
         self.receivers = list(range(1, bench.args.workers + 1))
 
@@ -182,20 +220,23 @@ class Run:
 
     def start(self, label: str, count: int = 1, redis_url: str | None = None) -> list[servers.Process]:
         procs = []
-        database_url = None if self.target == PEER else self.bench.database.clone(f"{self.target}_{label}")
+        database_url = None  # the peer has no database
+        if self.target != PEER:
+            assert self.bench.database is not None  # Bench.setup() prepared it before any run
+            database_url = self.bench.database.clone(f"{self.target}_{label}")
         cpus = self.bench.server_cpus if count == 1 else None  # --pin: single server processes only
         try:
             for index in range(count):
                 port = servers.free_port()
                 name = f"{self.target}-{label}-{index}"
-                if self.target == PEER:
+                if database_url is None:
                     procs.append(servers.start_peer(port, self.bench.logdir, cpus, redis_url, name))
                 else:
                     procs.append(
                         servers.start_ours(
                             self.target,
                             port,
-                            database_url,  # type: ignore[arg-type]
+                            database_url,
                             self.bench.logdir,
                             cpus,
                             redis_url,
@@ -240,8 +281,8 @@ class Run:
     def connect(
         self,
         procs: list[servers.Process],
-        tokens: list[str | None],
-        topics: list[str | None],
+        tokens: Sequence[str | None],
+        topics: Sequence[str | None],
         worker: int | None = None,
         concurrency: int = 100,
         record: bool = True,
@@ -625,7 +666,7 @@ class Bench:
             self.server_cpus, self.loadgen_cpus = {cpus[0]}, set(cpus[1:]) or {cpus[0]}
         self._redis: servers.Redis | None = None
         self.database: servers.Database | None = None
-        self.loadgen: LoadGenerator | None = None  # type: ignore[assignment]
+        self.loadgen: LoadGenerator | None = None
         self.seed: dict[str, Any] = {}
 
     def profile(self, proc: servers.Process, name: str) -> subprocess.Popen[bytes] | None:
@@ -810,9 +851,9 @@ def met(target: str | None, value: Any, ratio: float | None, row_lost: str | Non
     return ""
 
 
-def table(report: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+def table(report: dict[str, Any]) -> tuple[str, list[TableRow]]:
     by_key = {(r["scenario"], r["server"]): r for r in report["results"]}
-    rows = []
+    rows: list[TableRow] = []
     for result in report["results"]:
         if result["server"] == PEER:
             continue
@@ -842,10 +883,10 @@ def table(report: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         "|---|---|---|---:|---:|---:|---|---|",
     ]
     for row in rows:
-        ratio = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "-"
+        ratio_text = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "-"
         lines.append(
             f"| {row['scenario']} | {row['server']} | {row['figure']} | {_fmt(row['ours'])} | "
-            f"{_fmt(row['socketio'])} | {ratio} | {row['target']} | {row['met']} |"
+            f"{_fmt(row['socketio'])} | {ratio_text} | {row['target']} | {row['met']} |"
         )
     return "\n".join(lines), rows
 

@@ -138,7 +138,7 @@ class Process:
             if not self.alive():
                 raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):  # type: ignore[arg-type]
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
             except OSError:
                 time.sleep(0.1)
