@@ -1,9 +1,11 @@
 """Admin for users and follows. Follows are added and removed through the services, so signals fire."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import ForeignKey, QuerySet
-from django.forms import Field, ModelForm
+from django.forms import ModelChoiceField, ModelForm
 from django.http import HttpRequest
 
 from accounts import services
@@ -39,7 +41,9 @@ class FollowAdmin(admin.ModelAdmin):
         # A follow has nothing to edit: unfollow and follow again instead.
         return False
 
-    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: object) -> Field | None:
+    def formfield_for_foreignkey(
+        self, db_field: "ForeignKey[Any, Any]", request: HttpRequest, **kwargs: Any
+    ) -> "ModelChoiceField[Any] | None":
         # The service refuses inactive users; offering only active ones keeps that a form error.
         kwargs["queryset"] = User.objects.filter(is_active=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

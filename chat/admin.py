@@ -14,6 +14,7 @@ from django.db.models import Count, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from accounts.auth import signed_in_user
 from chat import services
 from chat.models import Channel, DirectMessage, Membership, Message, MessageEdit
 from config.errors import ServiceError
@@ -59,13 +60,13 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description="members", ordering="member_count")
     def member_count(self, channel: Channel) -> int:
-        return channel.member_count  # type: ignore[attr-defined]
+        return channel.member_count  # type: ignore[attr-defined]  # get_queryset annotates it
 
     def save_model(self, request: HttpRequest, obj: Channel, form: ModelForm, change: bool) -> None:
         data = form.cleaned_data
         if change:
             saved = services.channel_update(
-                user=request.user,
+                user=signed_in_user(request),
                 channel_id=obj.pk,
                 name=data["name"],
                 description=data["description"],
@@ -73,7 +74,7 @@ class ChannelAdmin(admin.ModelAdmin):
             )
         else:
             saved = services.channel_create(
-                user=request.user,
+                user=signed_in_user(request),
                 name=data["name"],
                 slug=data["slug"],
                 description=data["description"],
@@ -93,21 +94,23 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Archive selected channels (read-only, live)", permissions=["change"])
     def archive_channels(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        user = signed_in_user(request)
         _run(
             self,
             request,
             queryset,
-            lambda channel: services.channel_update(user=request.user, channel_id=channel.pk, is_archived=True),
+            lambda channel: services.channel_update(user=user, channel_id=channel.pk, is_archived=True),
             "Archived",
         )
 
     @admin.action(description="Unarchive selected channels", permissions=["change"])
     def unarchive_channels(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        user = signed_in_user(request)
         _run(
             self,
             request,
             queryset,
-            lambda channel: services.channel_update(user=request.user, channel_id=channel.pk, is_archived=False),
+            lambda channel: services.channel_update(user=user, channel_id=channel.pk, is_archived=False),
             "Unarchived",
         )
 
@@ -127,12 +130,12 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Membership, form: ModelForm, change: bool) -> None:
         membership = services.channel_member_add(
-            user=request.user, channel_id=obj.channel_id, member_id=obj.user_id, role=obj.role
+            user=signed_in_user(request), channel_id=obj.channel_id, member_id=obj.user_id, role=obj.role
         )
         obj.pk, obj.joined_at = membership.pk, membership.joined_at
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        services.channel_member_remove(user=request.user, channel_id=obj.channel_id, member_id=obj.user_id)
+        services.channel_member_remove(user=signed_in_user(request), channel_id=obj.channel_id, member_id=obj.user_id)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         for membership in queryset:
@@ -208,7 +211,7 @@ class MessageAdmin(admin.ModelAdmin):
             self,
             request,
             queryset.filter(deleted_at__isnull=True),
-            lambda message: services.message_delete(user=request.user, message_id=message.pk),
+            lambda message: services.message_delete(user=signed_in_user(request), message_id=message.pk),
             "Deleted",
         )
 
@@ -218,7 +221,7 @@ class MessageAdmin(admin.ModelAdmin):
             self,
             request,
             queryset.filter(deleted_at__isnull=False),
-            lambda message: services.message_restore(user=request.user, message_id=message.pk),
+            lambda message: services.message_restore(user=signed_in_user(request), message_id=message.pk),
             "Restored",
         )
 

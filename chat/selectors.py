@@ -232,17 +232,17 @@ def conversation_list(*, user: User) -> QuerySet[User]:
 def conversation_entries(*, friends: list[User]) -> list[dict[str, Any]]:
     """`{"user": U, "last_message": D, "unread_count", "is_online"}` for a page of `conversation_list`."""
     messages = DirectMessage.objects.select_related("sender", "recipient").in_bulk(
-        [friend.last_message_id for friend in friends]  # type: ignore[attr-defined]
+        [friend.last_message_id for friend in friends]  # type: ignore[attr-defined]  # conversation_list annotates it
     )
     online = online_user_ids(friend.pk for friend in friends)
     entries = []
     for friend in friends:
-        last = messages.get(friend.last_message_id)  # type: ignore[attr-defined]
+        last = messages.get(friend.last_message_id)  # type: ignore[attr-defined]  # annotated, as above
         entries.append(
             {
                 "user": user_public(friend),
                 "last_message": dm_data(last) if last is not None else None,
-                "unread_count": friend.unread_count,  # type: ignore[attr-defined]
+                "unread_count": friend.unread_count,  # type: ignore[attr-defined]  # annotated, as above
                 "is_online": friend.pk in online,
             }
         )

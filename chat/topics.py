@@ -10,6 +10,7 @@ the state cached at join, without the database.
 from dataclasses import dataclass
 from typing import Any
 
+from accounts.models import User
 from accounts.selectors import friend_ids_of
 from chat import selectors, services
 from chat.api.serializers import (
@@ -41,6 +42,13 @@ from realtime.api import (
 TYPING_EVERY = 1.0  # seconds: typing is forwarded at most this often per connection
 
 
+def _user(ctx: SendContext | JoinContext) -> User:
+    """The signed-in user (the core's user is this project's User model)."""
+    user = ctx.require_user()
+    assert isinstance(user, User)
+    return user
+
+
 @dataclass(frozen=True, slots=True)
 class ChatState:
     """Cached on the connection at join: who this is and whether they are a member."""
@@ -52,25 +60,25 @@ class ChatState:
 
 def _message_create(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
     message, _ = services.message_create(
-        user=ctx.require_user(), channel_id=ctx.state.channel_id, body=data["body"], client_id=data.get("client_id", "")
+        user=_user(ctx), channel_id=ctx.state.channel_id, body=data["body"], client_id=data.get("client_id", "")
     )
     return {"message": message_data(message)}
 
 
 def _message_update(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
     message = services.message_update(
-        user=ctx.require_user(), message_id=data["id"], body=data["body"], channel_id=ctx.state.channel_id
+        user=_user(ctx), message_id=data["id"], body=data["body"], channel_id=ctx.state.channel_id
     )
     return {"message": message_data(message)}
 
 
 def _message_delete(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
-    message = services.message_delete(user=ctx.require_user(), message_id=data["id"], channel_id=ctx.state.channel_id)
+    message = services.message_delete(user=_user(ctx), message_id=data["id"], channel_id=ctx.state.channel_id)
     return {"message": message_data(message)}
 
 
 def _read(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
-    membership = services.channel_mark_read(user=ctx.require_user(), channel_id=ctx.state.channel_id, seq=data["seq"])
+    membership = services.channel_mark_read(user=_user(ctx), channel_id=ctx.state.channel_id, seq=data["seq"])
     return {"last_read_seq": membership.last_read_seq}
 
 
@@ -107,7 +115,7 @@ class ChatHandler(TopicHandler):
         if not (argument.isascii() and argument.isdigit() and len(argument) <= 18):
             raise NotFound("No such channel.")
         channel = selectors.channel_get(channel_id=int(argument))
-        user = ctx.require_user()
+        user = _user(ctx)
         membership: Membership | None
         try:
             membership, _ = services.channel_join(user=user, channel_id=channel.pk)
@@ -137,23 +145,23 @@ class InboxState:
 
 def _dm_send(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
     message, _ = services.dm_send(
-        sender=ctx.require_user(), recipient_id=data["to"], body=data["body"], client_id=data.get("client_id", "")
+        sender=_user(ctx), recipient_id=data["to"], body=data["body"], client_id=data.get("client_id", "")
     )
     return {"message": dm_data(message)}
 
 
 def _dm_update(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
-    message = services.dm_update(user=ctx.require_user(), message_id=data["id"], body=data["body"])
+    message = services.dm_update(user=_user(ctx), message_id=data["id"], body=data["body"])
     return {"message": dm_data(message)}
 
 
 def _dm_delete(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
-    message = services.dm_delete(user=ctx.require_user(), message_id=data["id"])
+    message = services.dm_delete(user=_user(ctx), message_id=data["id"])
     return {"message": dm_data(message)}
 
 
 def _dm_read(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
-    marked, up_to = services.dm_mark_read(user=ctx.require_user(), other_id=data["with"], up_to=data["up_to"])
+    marked, up_to = services.dm_mark_read(user=_user(ctx), other_id=data["with"], up_to=data["up_to"])
     return {"up_to": up_to, "marked": marked}
 
 

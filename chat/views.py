@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from accounts.auth import signed_in_user
 from accounts.models import User
 from accounts.selectors import are_friends, friends_of, user_public
 from chat import selectors
@@ -46,7 +47,7 @@ def _sidebar(user: User) -> dict[str, Any]:
 def _config(request: HttpRequest, mode: str, **extra: Any) -> dict[str, Any]:
     return {
         "mode": mode,
-        "me": user_public(request.user),  # type: ignore[arg-type]
+        "me": user_public(signed_in_user(request)),
         **extra,
         "urls": {
             "dm_base": reverse("chat:index") + "dm/",
@@ -60,7 +61,7 @@ def _config(request: HttpRequest, mode: str, **extra: Any) -> dict[str, Any]:
 @login_required
 def chat_index(request: HttpRequest) -> HttpResponse:
     """The user's channels and friends, and public channels they could join."""
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     context = _sidebar(user)
     context["public_channels"] = selectors.channel_list_for_user(user=user, joined=False, archived=False)
     context["mode"] = "index"
@@ -72,7 +73,7 @@ def chat_index(request: HttpRequest) -> HttpResponse:
 def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
     """One channel; 404 for a private channel the user does not belong to. Opening a
     public channel joins it (the page's WebSocket join does, through the service)."""
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     try:
         channel = selectors.channel_get_for_user(user=user, channel_id=channel_id)
     except NotFound as error:
@@ -98,7 +99,7 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
 def dm_detail(request: HttpRequest, username: str) -> HttpResponse:
     """The conversation with another user. A non-friend's page still renders, saying that
     direct messages are for friends; the server refuses the sends with a visible error."""
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     peer = User.objects.filter(username=username, is_active=True).exclude(pk=user.pk).first()
     if peer is None:
         raise Http404("No such user.")

@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 from importlib import import_module
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user, get_user_model
+from django.http import HttpRequest
 from django.http.cookie import parse_cookie
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
@@ -26,7 +27,8 @@ def identity_from_token(token: Any) -> Identity:
     if not isinstance(token, str) or not token or len(token) > 4096:
         raise Unauthorized("A valid access token is required.")
     try:
-        access = AccessToken(token)
+        # simplejwt annotates this argument as a Token; it is the encoded token text.
+        access = AccessToken(token)  # type: ignore[arg-type]
     except TokenError:
         raise Unauthorized("The token is invalid or expired.") from None
     user_id = access.get(api_settings.USER_ID_CLAIM)
@@ -53,5 +55,6 @@ def identity_from_session(session_key: str) -> Identity:
     the scope and a lazy session alive for the whole life of every connection.
     """
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    user = get_user(SimpleNamespace(session=session))
+    # get_user() reads nothing of the request but its session.
+    user = get_user(cast(HttpRequest, SimpleNamespace(session=session)))
     return Identity(user=user if user.is_authenticated else None)

@@ -354,6 +354,7 @@ class Connection:
         self.reply(frame.ref, {"user": user_public(identity.user)})
 
     async def on_join(self, frame: protocol.ClientFrame) -> None:
+        assert frame.topic is not None  # parse() guarantees it for `join`
         handler, key = registry.resolve(frame.topic, self.user)
         existing = self.subscriptions.get(key)
         if existing is None and len(self.subscriptions) >= settings.REALTIME_MAX_TOPICS:
@@ -406,6 +407,7 @@ class Connection:
             self.write(live)
 
     async def on_leave(self, frame: protocol.ClientFrame) -> None:
+        assert frame.topic is not None  # parse() guarantees it for `leave`
         _, key = registry.resolve(frame.topic, self.user)
         subscription = self.subscriptions.get(key)
         if subscription is None:

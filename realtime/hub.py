@@ -355,6 +355,7 @@ async def get_hub() -> Hub:
     if hub is None or hub.loop is not loop:
         hub = _hub = Hub(loop)
         hub.ready = loop.create_task(hub.start())
+    assert hub.ready is not None
     await hub.ready
     return hub
 

@@ -68,7 +68,7 @@ def parse(text: str) -> ClientFrame:
         raise FrameError(f"Unknown op {op[:32]!r}.", ref=readable_ref)
     if readable_ref is None:
         raise FrameError(f"Field 'ref' must be a string of 1 to {MAX_REF_LENGTH} characters.")
-    frame = ClientFrame(op=op, ref=ref)
+    frame = ClientFrame(op=op, ref=readable_ref)
     if op in {"join", "leave", "send"}:
         topic = data.get("topic")
         if not isinstance(topic, str) or not 0 < len(topic) <= MAX_TOPIC_LENGTH:

@@ -216,6 +216,20 @@ class Peer:
             return closed.rcvd.code if closed.rcvd is not None else None
 
 
+# -- streams and publishes ---------------------------------------------------------
+
+
+def stored_events(topic: str | None = None, **filters: Any) -> list[Any]:
+    """The replayable events stored in streams (all topics, or one), oldest first: rows with
+    `topic`, `seq`, `event` and `frame` (the JSON text a resuming client gets)."""
+    from realtime.models import StreamEvent
+
+    rows = StreamEvent.objects.filter(**filters)
+    if topic is not None:
+        rows = rows.filter(topic=topic)
+    return list(rows.order_by("topic", "seq"))
+
+
 # -- captured publishes -------------------------------------------------------------
 
 
@@ -262,11 +276,11 @@ def captured_publishes(*, everyone_online: bool = False) -> Iterator[Published]:
         return wanted & {f"u:{user_id}" for user_id in recorder.online_user_ids}
 
     if everyone_online:
-        hub.present_members = present  # type: ignore[assignment]
+        hub.present_members = present
     try:
         yield recorder
     finally:
-        hub.present_members = original  # type: ignore[assignment]
+        hub.present_members = original
         publish.recorders.remove(recorder.events)
 
 

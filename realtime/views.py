@@ -1,5 +1,7 @@
 """The core's REST endpoint: the inbox's `unread` object (the same one the inbox join reply carries)."""
 
+from typing import cast
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -8,6 +10,7 @@ from rest_framework.views import APIView
 
 from config.api import UNAUTHORIZED
 from realtime.inbox import unread_for_user
+from realtime.users import UserLike
 
 
 class UnreadSerializer(serializers.Serializer):
@@ -28,4 +31,5 @@ class InboxUnreadApi(APIView):
         responses={200: OpenApiResponse(UnreadSerializer), 401: UNAUTHORIZED},
     )
     def get(self, request: Request) -> Response:
-        return Response(unread_for_user(user=request.user))
+        # Behind IsAuthenticated (the default permission): a signed-in user.
+        return Response(unread_for_user(user=cast(UserLike, request.user)))

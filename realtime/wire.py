@@ -86,7 +86,12 @@ def _uvicorn_sansio(protocol: Any) -> RawWriter | None:
     transport = getattr(protocol, "transport", None)
     conn = getattr(protocol, "conn", None)
     # uvloop's transports are not asyncio.Transport subclasses; check for what is used.
-    if not hasattr(transport, "get_write_buffer_size") or conn is None or not hasattr(protocol, "close_sent"):
+    if (
+        transport is None
+        or not hasattr(transport, "get_write_buffer_size")
+        or conn is None
+        or not hasattr(protocol, "close_sent")
+    ):
         return None
     from websockets.protocol import State
 

@@ -18,6 +18,7 @@ from accounts.api.serializers import (
     UserMeUpdateSerializer,
     UserSearchSerializer,
 )
+from accounts.auth import AuthenticatedRequest, signed_in_user
 from accounts.models import User
 from config.api import UNAUTHORIZED, ErrorSerializer
 from config.errors import NotFound
@@ -60,7 +61,7 @@ class RegisterApi(APIView):
 
 class UserMeApi(APIView):
     @extend_schema(summary="Your own profile", responses={200: UserMeSerializer, 401: UNAUTHORIZED})
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(UserMeSerializer(request.user).data)
 
     @extend_schema(
@@ -68,7 +69,7 @@ class UserMeApi(APIView):
         request=UserMeUpdateSerializer,
         responses={200: UserMeSerializer, 400: ErrorSerializer, 401: UNAUTHORIZED},
     )
-    def patch(self, request: Request) -> Response:
+    def patch(self, request: AuthenticatedRequest) -> Response:
         serializer = UserMeUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.user_update_profile(user=request.user, **serializer.validated_data)
@@ -86,12 +87,12 @@ class UserListApi(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[User]:
         query = UserSearchSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return selectors.user_list(viewer=self.request.user, search=query.validated_data.get("search"))
+        return selectors.user_list(viewer=signed_in_user(self.request), search=query.validated_data.get("search"))
 
 
 class UserDetailApi(APIView):
     @extend_schema(summary="One user", responses={200: UserListItemSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND})
-    def get(self, request: Request, user_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, user_id: int) -> Response:
         user = selectors.user_get(viewer=request.user, user_id=user_id)
         if user is None:
             raise NotFound("No such user.")
@@ -111,7 +112,7 @@ class UserFollowApi(APIView):
             409: OpenApiResponse(ErrorSerializer, description="You already follow this user."),
         },
     )
-    def post(self, request: Request, user_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, user_id: int) -> Response:
         services.user_follow(follower=request.user, followee_id=user_id)
         user = selectors.user_get(viewer=request.user, user_id=user_id)
         return Response(UserListItemSerializer(user).data, status=status.HTTP_201_CREATED)
@@ -125,7 +126,7 @@ class UserFollowApi(APIView):
             404: OpenApiResponse(ErrorSerializer, description="You do not follow this user."),
         },
     )
-    def delete(self, request: Request, user_id: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, user_id: int) -> Response:
         services.user_unfollow(follower=request.user, followee_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -137,7 +138,7 @@ class UserFriendListApi(generics.ListAPIView):
     serializer_class = UserListItemSerializer
 
     def get_queryset(self) -> QuerySet[User]:
-        return selectors.user_list_friends(viewer=self.request.user)
+        return selectors.user_list_friends(viewer=signed_in_user(self.request))
 
 
 @extend_schema(summary="Users who follow you", responses={200: UserListItemSerializer(many=True), 401: UNAUTHORIZED})
@@ -145,7 +146,7 @@ class UserFollowerListApi(generics.ListAPIView):
     serializer_class = UserListItemSerializer
 
     def get_queryset(self) -> QuerySet[User]:
-        return selectors.user_list_followers(viewer=self.request.user)
+        return selectors.user_list_followers(viewer=signed_in_user(self.request))
 
 
 @extend_schema(summary="Users you follow", responses={200: UserListItemSerializer(many=True), 401: UNAUTHORIZED})
@@ -153,4 +154,4 @@ class UserFollowingListApi(generics.ListAPIView):
     serializer_class = UserListItemSerializer
 
     def get_queryset(self) -> QuerySet[User]:
-        return selectors.user_list_following(viewer=self.request.user)
+        return selectors.user_list_following(viewer=signed_in_user(self.request))

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from accounts.auth import AuthenticatedRequest, signed_in_user
 from chat import payloads, selectors, services
 from chat.api.serializers import (
     ChannelCreateSerializer,
@@ -83,7 +84,7 @@ class ChannelListApi(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Channel]:
         query = ChannelListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return selectors.channel_list_for_user(user=self.request.user, **query.validated_data)
+        return selectors.channel_list_for_user(user=signed_in_user(self.request), **query.validated_data)
 
     @extend_schema(
         summary="Create a channel",
@@ -91,16 +92,16 @@ class ChannelListApi(generics.ListAPIView):
         request=ChannelCreateSerializer,
         responses={201: ChannelSerializer, 400: INVALID, 401: UNAUTHORIZED},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = ChannelCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        channel = services.channel_create(user=request.user, **serializer.validated_data)
+        channel = services.channel_create(user=signed_in_user(request), **serializer.validated_data)
         return Response(ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
 
 
 class ChannelDetailApi(APIView):
     @extend_schema(summary="One channel", responses={200: ChannelSerializer, 401: UNAUTHORIZED, 404: NO_CHANNEL})
-    def get(self, request: Request, channel_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, channel_id: int) -> Response:
         channel = selectors.channel_get_for_user(user=request.user, channel_id=channel_id)
         return Response(ChannelSerializer(channel).data)
 
@@ -116,7 +117,7 @@ class ChannelDetailApi(APIView):
             404: NO_CHANNEL,
         },
     )
-    def patch(self, request: Request, channel_id: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, channel_id: int) -> Response:
         serializer = ChannelUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         channel = services.channel_update(user=request.user, channel_id=channel_id, **serializer.validated_data)
@@ -135,7 +136,7 @@ class ChannelJoinApi(APIView):
             404: NO_CHANNEL,
         },
     )
-    def post(self, request: Request, channel_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, channel_id: int) -> Response:
         _, created = services.channel_join(user=request.user, channel_id=channel_id)
         channel = selectors.channel_get_for_user(user=request.user, channel_id=channel_id)
         return Response(
@@ -154,7 +155,7 @@ class ChannelLeaveApi(APIView):
             404: OpenApiResponse(ErrorSerializer, description="You are not a member of this channel."),
         },
     )
-    def post(self, request: Request, channel_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, channel_id: int) -> Response:
         services.channel_member_remove(user=request.user, channel_id=channel_id, member_id=request.user.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -170,7 +171,7 @@ class ChannelMemberListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Membership]:
-        return selectors.channel_member_list(user=self.request.user, channel_id=self.kwargs["channel_id"])
+        return selectors.channel_member_list(user=signed_in_user(self.request), channel_id=self.kwargs["channel_id"])
 
     @extend_schema(
         summary="Add someone to a channel",
@@ -185,11 +186,11 @@ class ChannelMemberListApi(generics.ListAPIView):
             409: OpenApiResponse(ErrorSerializer, description="Already a member."),
         },
     )
-    def post(self, request: Request, channel_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, channel_id: int) -> Response:
         serializer = MemberAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = services.channel_member_add(
-            user=request.user,
+            user=signed_in_user(request),
             channel_id=channel_id,
             member_id=serializer.validated_data["user_id"],
             role=serializer.validated_data["role"],
@@ -210,7 +211,7 @@ class ChannelMemberDetailApi(APIView):
             404: OpenApiResponse(ErrorSerializer, description="No such channel or membership."),
         },
     )
-    def delete(self, request: Request, channel_id: int, user_id: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, channel_id: int, user_id: int) -> Response:
         services.channel_member_remove(user=request.user, channel_id=channel_id, member_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -228,7 +229,7 @@ class ChannelReadApi(APIView):
             404: NO_CHANNEL,
         },
     )
-    def post(self, request: Request, channel_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, channel_id: int) -> Response:
         serializer = ChannelReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = services.channel_mark_read(
@@ -249,7 +250,7 @@ class ChannelMessageListApi(APIView):
         parameters=[HistoryQuerySerializer],
         responses={200: MessagePageSerializer, 400: INVALID, 401: UNAUTHORIZED, 404: NO_CHANNEL},
     )
-    def get(self, request: Request, channel_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, channel_id: int) -> Response:
         query = _history_query(request)
         page = selectors.message_page(user=request.user, channel_id=channel_id, **query)
         return _page_response(request, page, lambda m: m.seq, payloads.message_data, query["limit"])
@@ -268,7 +269,7 @@ class ChannelMessageListApi(APIView):
             409: OpenApiResponse(ErrorSerializer, description="The client_id was used in another channel."),
         },
     )
-    def post(self, request: Request, channel_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, channel_id: int) -> Response:
         serializer = MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message, created = services.message_create(
@@ -296,7 +297,7 @@ class MessageDetailApi(APIView):
             409: DELETED,
         },
     )
-    def patch(self, request: Request, message_id: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, message_id: int) -> Response:
         serializer = MessageUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = services.message_update(
@@ -310,7 +311,7 @@ class MessageDetailApi(APIView):
         request=None,
         responses={204: OpenApiResponse(description="Deleted."), 401: UNAUTHORIZED, 403: NOT_YOURS, 404: NO_MESSAGE},
     )
-    def delete(self, request: Request, message_id: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, message_id: int) -> Response:
         services.message_delete(user=request.user, message_id=message_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -327,7 +328,7 @@ class ConversationListApi(generics.ListAPIView):
         responses={200: ConversationSerializer(many=True), 401: UNAUTHORIZED},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(selectors.conversation_list(user=request.user))
+        page = self.paginate_queryset(selectors.conversation_list(user=signed_in_user(request)))
         return self.get_paginated_response(selectors.conversation_entries(friends=page or []))
 
 
@@ -339,7 +340,7 @@ class DirectMessageListApi(APIView):
         parameters=[HistoryQuerySerializer],
         responses={200: DirectMessagePageSerializer, 400: INVALID, 401: UNAUTHORIZED, 404: NO_USER},
     )
-    def get(self, request: Request, user_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, user_id: int) -> Response:
         query = _history_query(request)
         page = selectors.dm_page(user=request.user, other_id=user_id, **query)
         return _page_response(request, page, lambda m: m.pk, payloads.dm_data, query["limit"])
@@ -361,7 +362,7 @@ class DirectMessageListApi(APIView):
             409: OpenApiResponse(ErrorSerializer, description="The client_id was used for someone else."),
         },
     )
-    def post(self, request: Request, user_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, user_id: int) -> Response:
         serializer = MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message, created = services.dm_send(
@@ -382,7 +383,7 @@ class DirectMessageReadApi(APIView):
         request=DirectMessageReadSerializer,
         responses={200: DirectMessageReadResultSerializer, 400: INVALID, 401: UNAUTHORIZED, 404: NO_USER},
     )
-    def post(self, request: Request, user_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, user_id: int) -> Response:
         serializer = DirectMessageReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         marked, up_to = services.dm_mark_read(
@@ -405,7 +406,7 @@ class DirectMessageDetailApi(APIView):
             409: DELETED,
         },
     )
-    def patch(self, request: Request, message_id: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, message_id: int) -> Response:
         serializer = MessageUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = services.dm_update(user=request.user, message_id=message_id, body=serializer.validated_data["body"])
@@ -422,6 +423,6 @@ class DirectMessageDetailApi(APIView):
             404: NO_MESSAGE,
         },
     )
-    def delete(self, request: Request, message_id: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, message_id: int) -> Response:
         services.dm_delete(user=request.user, message_id=message_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

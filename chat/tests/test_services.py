@@ -12,7 +12,7 @@ from chat.tests.conftest import join
 from chat.tests.factories import ChannelFactory
 from config.errors import Conflict, Forbidden, Invalid, NotFound
 from realtime.api import unread_for_user
-from realtime.models import StreamEvent
+from realtime.testing import stored_events
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def dm(sender, recipient, body="hi", client_id=None):
 
 
 def stream(topic):
-    return list(StreamEvent.objects.filter(topic=topic).order_by("seq").values_list("seq", "event"))
+    return [(stored.seq, stored.event) for stored in stored_events(topic)]
 
 
 # -- channels --------------------------------------------------------------------
@@ -216,7 +216,8 @@ def test_message_create_stores_the_seq_of_its_created_event(general, ann, publis
         "edited_at": None,
         "deleted": False,
     }
-    frame = StreamEvent.objects.get(topic=f"chat:{general.pk}", seq=1).frame
+    (stored,) = stored_events(f"chat:{general.pk}", seq=1)
+    frame = stored.frame
     assert '"seq":1' in frame and '"topic":"chat:' in frame
 
 
@@ -287,7 +288,7 @@ def test_message_create_refuses_invalid_content(general, ann, body, client_id, b
         services.message_create(user=ann, channel_id=general.pk, body=body, client_id=client_id)
     assert bad in error.value.fields
     assert not Message.objects.exists()
-    assert not StreamEvent.objects.exists()
+    assert stored_events() == []
 
 
 def test_message_create_accepts_4000_characters_after_trimming(general, ann):
@@ -378,7 +379,8 @@ def test_message_delete_is_soft_and_the_text_never_leaves_the_database(general, 
     assert Message.objects.get(pk=message.pk).body == "secret words"
     [payload] = published.of(f"chat:{general.pk}", "message.deleted")
     assert payload["message"]["deleted"] is True and payload["message"]["body"] == ""
-    frame = StreamEvent.objects.get(topic=f"chat:{general.pk}", event="message.deleted").frame
+    (stored,) = stored_events(f"chat:{general.pk}", event="message.deleted")
+    frame = stored.frame
     assert "secret words" not in frame
 
 
@@ -525,7 +527,7 @@ def test_dm_send_to_a_non_friend_is_forbidden_and_stores_nothing(ann, ben, cat):
         with pytest.raises(Forbidden):
             services.dm_send(sender=ann, recipient_id=recipient.pk, body="hi", client_id=f"x{recipient.pk}")
     assert not DirectMessage.objects.exists()
-    assert not StreamEvent.objects.exists()
+    assert stored_events() == []
 
 
 def test_dm_send_refusals_in_order(ann, ben, friends):
@@ -709,7 +711,7 @@ def test_presence_announce_tells_online_friends_only(ann, ben, cat, published, m
 
 
 def frames(topic):
-    return list(StreamEvent.objects.filter(topic=topic).order_by("seq").values_list("frame", flat=True))
+    return [stored.frame for stored in stored_events(topic)]
 
 
 def test_edit_rewrites_stored_events_so_resumes_never_replay_the_old_text(general, ann):

@@ -3,7 +3,7 @@
 import pytest
 from django.db import transaction
 
-from realtime.publish import publish
+from realtime.api import publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
