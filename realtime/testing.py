@@ -42,6 +42,15 @@ CHROMIUM_FLAGS = [
 ]
 
 
+async def eventually(condition: Callable[[], bool], timeout: float = 3, what: str = "the condition") -> None:
+    """Waits until `condition()` holds (checked every 10 ms), or fails the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
 def token_for(user: Any) -> str:
     """A real SimpleJWT access token for the user."""
     from rest_framework_simplejwt.tokens import AccessToken

@@ -1,13 +1,13 @@
 """Protocol v1 over a real ASGI stack (docs/protocol.md sections 1-3)."""
 
-import asyncio
+import time
 
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.test import override_settings
 
-from realtime.testing import open_client, token_for
+from realtime.testing import eventually, open_client, token_for
 
 User = get_user_model()
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -304,7 +304,8 @@ async def test_fresh_auth_extends_connection(make_user):
     short.set_exp(lifetime=timedelta(seconds=1))
     client = await open_client(f"/ws/?token={short}")
     assert (await client.request(op="auth", token=token_for(ann)))["ok"]
-    await asyncio.sleep(1.5)
+    # Wait out the first token's lifetime: the connection must outlive it.
+    await eventually(lambda: time.time() > short["exp"] + 0.3, what="the first token to expire")
     await client.send(op="ping", ref="alive")
     assert (await client.receive())["op"] == "pong"
     await client.disconnect()

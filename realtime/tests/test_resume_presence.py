@@ -9,7 +9,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from realtime.publish import publish
-from realtime.testing import open_client, token_for
+from realtime.testing import eventually, open_client, token_for
 
 User = get_user_model()
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -181,10 +181,7 @@ async def test_user_online_signal_once_per_user_and_online_ids(users):
         await tab2.request(op="ping")
         assert changes == [(ann.pk, True)]
         await tab2.disconnect()
-        for _ in range(50):
-            if len(changes) == 2:
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: len(changes) == 2, what="the offline signal")
         assert changes == [(ann.pk, True), (ann.pk, False)]
         assert await database_sync_to_async(online_user_ids)([ann.pk]) == set()
     finally:
@@ -200,17 +197,11 @@ async def test_debounce_merges_calls_within_the_window():
     for i in range(5):
         debounce("test:merge", 0.2, lambda i=i: runs.append(i))
     await asyncio.sleep(0.1)
-    assert runs == []
-    for _ in range(50):
-        if runs:
-            break
-        await asyncio.sleep(0.02)
+    assert runs == []  # still inside the window
+    await eventually(lambda: bool(runs), what="the debounced run")
     assert runs == [0]
     debounce("test:merge", 0.05, lambda: runs.append(9))  # a new window after the run
-    for _ in range(50):
-        if len(runs) == 2:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: len(runs) == 2, what="the second window's run")
     assert runs == [0, 9]
 
 
@@ -224,8 +215,5 @@ async def test_debounce_from_the_database_thread_runs_orm_code():
     counts: list[int] = []
     # As a service does after commit: from the worker thread, with a func that queries.
     await db_call(lambda: debounce("test:orm", 0.05, lambda: counts.append(Stream.objects.count())))()
-    for _ in range(100):
-        if counts:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: bool(counts), what="the debounced query")
     assert counts == [0]
