@@ -10,7 +10,7 @@ from accounts.models import User
 from accounts.selectors import is_moderator, user_public
 from chat.models import CHANNEL_SLUG_MAX_LENGTH, Channel, Membership, Message, channel_topic
 from chat.payloads import channel_data
-from chat.services.common import clean_channel_fields
+from chat.services.common import clean_channel_fields, membership_for
 from config.errors import Conflict, Forbidden, Invalid, NotFound
 from realtime.api import publish, revoke, unread_changed
 
@@ -202,12 +202,7 @@ def channel_mark_read(*, user: User, channel_id: int, seq: int | None = None) ->
     member), Invalid (negative seq).
     """
     with transaction.atomic():
-        membership = Membership.objects.filter(channel_id=channel_id, user=user).select_related("channel").first()
-        if membership is None:
-            channel = Channel.objects.filter(pk=channel_id).first()
-            if channel is None or channel.is_private:
-                raise NotFound("No such channel.")
-            raise Forbidden("Join the channel first.")
+        membership = membership_for(user, channel_id, not_member="Join the channel first.")
         if seq is not None and seq < 0:
             raise Invalid(fields={"seq": "Must be an integer >= 0."})
         head = _head_seq(channel_id)

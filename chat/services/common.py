@@ -5,15 +5,17 @@ from typing import Any, TypeVar
 
 from django.db import transaction
 
+from accounts.models import User
 from chat.models import (
     BODY_MAX_LENGTH,
     CHANNEL_DESCRIPTION_MAX_LENGTH,
     CHANNEL_NAME_MAX_LENGTH,
     CLIENT_ID_MAX_LENGTH,
+    Channel,
     Membership,
     MessageBase,
 )
-from config.errors import Conflict, Invalid
+from config.errors import Conflict, Forbidden, Invalid, NotFound
 from realtime.api import debounce, rewrite, unread_publish
 
 SentMessage = TypeVar("SentMessage", bound=MessageBase)
@@ -82,6 +84,18 @@ def clean_channel_fields(*, name: str | None, description: str | None) -> dict[s
         if len(fields["description"]) > CHANNEL_DESCRIPTION_MAX_LENGTH:
             raise Invalid(fields={"description": f"At most {CHANNEL_DESCRIPTION_MAX_LENGTH} characters."})
     return fields
+
+
+def membership_for(user: User, channel_id: int, *, not_member: str) -> Membership:
+    """The user's membership of a channel (with the channel); NotFound for no such channel or
+    a private one they are not in, else Forbidden(`not_member`)."""
+    membership = Membership.objects.filter(channel_id=channel_id, user=user).select_related("channel").first()
+    if membership is None:
+        channel = Channel.objects.filter(pk=channel_id).first()
+        if channel is None or channel.is_private:
+            raise NotFound("No such channel.")
+        raise Forbidden(not_member)
+    return membership
 
 
 # -- counters --------------------------------------------------------------------

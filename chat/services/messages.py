@@ -7,9 +7,16 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import is_moderator
-from chat.models import Channel, Membership, Message, MessageEdit, channel_topic
+from chat.models import Membership, Message, MessageEdit, channel_topic
 from chat.payloads import message_data
-from chat.services.common import channel_readers_changed, check_client_id, clean_body, existing_send, redact
+from chat.services.common import (
+    channel_readers_changed,
+    check_client_id,
+    clean_body,
+    existing_send,
+    membership_for,
+    redact,
+)
 from config.errors import Conflict, Forbidden, NotFound
 from realtime.api import publish
 
@@ -39,12 +46,7 @@ def message_create(*, user: User, channel_id: int, body: str, client_id: str) ->
     existing = _existing_message(user, client_id, channel_id)
     if existing is not None:
         return existing, False
-    membership = Membership.objects.filter(channel_id=channel_id, user=user).select_related("channel").first()
-    if membership is None:
-        channel = Channel.objects.filter(pk=channel_id).first()
-        if channel is None or channel.is_private:
-            raise NotFound("No such channel.")
-        raise Forbidden("Join the channel to post in it.")
+    membership = membership_for(user, channel_id, not_member="Join the channel to post in it.")
     if membership.channel.is_archived:
         raise Forbidden("This channel is archived.")
     body = clean_body(body)
