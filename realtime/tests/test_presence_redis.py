@@ -1,4 +1,5 @@
-"""The Redis presence backend under a burst of joins (needs Redis; CI fails without it)."""
+"""The presence backends: the Redis one under a burst of joins, and both alike for capped
+lists and group counts (the Redis cases need Redis; CI fails without it)."""
 
 import asyncio
 import uuid
@@ -22,5 +23,67 @@ async def test_a_burst_of_joins_waits_for_connections_instead_of_failing(monkeyp
         lasts = await asyncio.gather(*(backend.remove(key, f"u:{i}", f"c{i}") for i in range(300)))
         assert all(lasts)
         assert await backend.count(key) == 0
+    finally:
+        await backend.close()
+
+
+@pytest.fixture(params=["local", "redis"])
+def backend_factory(request):
+    """Both presence backends, so they answer alike."""
+
+    def make():
+        if request.param == "local":
+            return presence.LocalPresence()
+        return RedisPresence(request.getfixturevalue("redis_url"), ttl=30)
+
+    return make
+
+
+async def test_snapshot_caps_the_list_with_pinned_members_first_and_the_joiner_in(backend_factory):
+    backend = backend_factory()
+    key = f"test:cap{uuid.uuid4().hex[:8]}"
+    try:
+        await backend.add(key, "owner", {"name": "owner"}, "c-owner", "owner")
+        for i in range(presence.SNAPSHOT_LIMIT + 10):
+            await backend.add(key, f"u:{i}", {"id": i}, f"c{i}", "viewer")
+        joiner = f"u:{presence.SNAPSHOT_LIMIT + 9}"  # added last: beyond the first 100
+        snapshot = await backend.snapshot(key, include=joiner, pinned=("owner", "absent"))
+        assert len(snapshot.members) == presence.SNAPSHOT_LIMIT
+        assert snapshot.members[0] == {"name": "owner"}
+        assert {"id": presence.SNAPSHOT_LIMIT + 9} in snapshot.members
+        assert snapshot.count == presence.SNAPSHOT_LIMIT + 11
+        assert snapshot.groups == {"owner": 1, "viewer": presence.SNAPSHOT_LIMIT + 10}
+    finally:
+        await backend.close()
+
+
+async def test_group_counts_follow_members_not_connections(backend_factory):
+    backend = backend_factory()
+    key = f"test:groups{uuid.uuid4().hex[:8]}"
+    try:
+        await backend.add(key, "u:1", {"id": 1}, "tab-1", "viewer")
+        await backend.add(key, "u:1", {"id": 1}, "tab-2", "viewer")  # a second tab counts once
+        await backend.add(key, "u:2", {"id": 2}, "tab-3", "viewer")
+        assert (await backend.snapshot(key)).groups == {"viewer": 2}
+        assert not await backend.remove(key, "u:1", "tab-1")  # another tab is still open
+        assert (await backend.snapshot(key)).groups == {"viewer": 2}
+        assert await backend.remove(key, "u:1", "tab-2")
+        assert await backend.remove(key, "u:2", "tab-3")
+        snapshot = await backend.snapshot(key)
+        assert snapshot.groups == {} and snapshot.count == 0 and snapshot.members == []
+    finally:
+        await backend.close()
+
+
+async def test_a_swept_member_leaves_its_group_count(redis_url):
+    backend = RedisPresence(redis_url, ttl=1)
+    key = f"test:sweep{uuid.uuid4().hex[:8]}"
+    try:
+        await backend.add(key, "u:1", {"id": 1}, "dead-process-conn", "viewer")
+        assert (await backend.snapshot(key)).groups == {"viewer": 1}
+        # Nobody refreshes the entry, as when its process was killed; Redis' clock has 1 s steps.
+        await asyncio.sleep(2.1)
+        assert await backend.sweep(key) == [("u:1", {"id": 1})]
+        assert (await backend.snapshot(key)).groups == {}
     finally:
         await backend.close()
