@@ -65,9 +65,10 @@ export function conversationElements(root) {
  * @param {{set: Function}} ctx.typingLine
  * @param {Document} ctx.document for `hidden` and `visibilitychange`
  * @param {{href: string}} ctx.location
+ * @param {{setTimeout: Function}} [ctx.clock]
  * @param {ConversationSpec} conv
  */
-export function openConversation({ rt, me, ui, errors, typingLine, document: doc, location: loc }, conv) {
+export function openConversation({ rt, me, ui, errors, typingLine, document: doc, location: loc, clock }, conv) {
   const { messages: messagesNode, log: logNode, older: olderButton, form, input } = ui;
 
   function atBottom() {
@@ -99,6 +100,7 @@ export function openConversation({ rt, me, ui, errors, typingLine, document: doc
     deleteEvent: conv.deleteEvent,
     resend: (entry) => send(entry),
     showError: (text) => errors.show(text),
+    ...(clock ? { setTimeout: clock.setTimeout } : {}),
   });
 
   function send(entry) {

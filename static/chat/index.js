@@ -50,12 +50,17 @@ export function followInbox(inbox, sidebar, { me, notify, dmBase }) {
  * @param {{mode: 'index'|'channel'|'dm', me: object, urls: object, channel?: object, peer?: object}} config
  * @param {any} rt the page's RealtimeClient
  * @param {{inbox: any, notify: Function}} page the page bootstrap's helpers
- * @param {{document?: Document, location?: Location}} [env] globals (tests)
+ * @param {{document?: Document, location?: Location, setTimeout?: Function, clearTimeout?: Function}} [env] globals (tests)
  * @returns {Promise<void>|undefined}
  */
-export function mount(root, config, rt, page, { document: doc = globalThis.document, location: loc = globalThis.location } = {}) {
+export function mount(root, config, rt, page, env = {}) {
+  const { document: doc = globalThis.document, location: loc = globalThis.location } = env;
+  const clock = {
+    setTimeout: env.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms)),
+    clearTimeout: env.clearTimeout ?? ((id) => globalThis.clearTimeout(id)),
+  };
   const me = config.me;
-  const errors = new ErrorLine(root.querySelector('#chat-error'));
+  const errors = new ErrorLine(root.querySelector('#chat-error'), clock);
   const sidebar = new Sidebar(root, { peerId: config.peer?.id ?? null });
   const ui = conversationElements(root);
   const ctx = {
@@ -66,9 +71,10 @@ export function mount(root, config, rt, page, { document: doc = globalThis.docum
     ui,
     errors,
     inbox: page.inbox,
-    typingLine: new TypingLine(ui.typing, me),
+    typingLine: new TypingLine(ui.typing, me, clock),
     document: doc,
     location: loc,
+    clock,
   };
 
   rt.on('close', ({ code }) => {

@@ -454,10 +454,17 @@ export async function mountModules(roots, { rt, page, document: doc, pageUrl, im
  * `#realtime-page` with `data-signed-in`.
  *
  * @param {{window?: any, document?: any, Client?: typeof RealtimeClient,
- *   importModule?: (url: string) => Promise<any>}} [env]
+ *   importModule?: (url: string) => Promise<any>, setInterval?: Function, clearInterval?: Function}} [env]
  * @returns {{page: object, mounted: Promise<any[]>}}
  */
-export function startPage({ window: win = globalThis.window, document: doc = globalThis.document, Client = RealtimeClient, importModule } = {}) {
+export function startPage({
+  window: win = globalThis.window,
+  document: doc = globalThis.document,
+  Client = RealtimeClient,
+  importModule,
+  setInterval,
+  clearInterval,
+} = {}) {
   const signedIn = doc.getElementById('realtime-page')?.dataset.signedIn === 'true';
   const rt = new Client({ backoff: { ...PAGE_BACKOFF } });
   const inbox = new InboxDispatcher(rt);
@@ -468,7 +475,7 @@ export function startPage({ window: win = globalThis.window, document: doc = glo
     label: doc.getElementById('connection-state'),
     latency: doc.getElementById('connection-latency'),
     retry: doc.getElementById('connection-retry'),
-  }).start();
+  }, { setInterval, clearInterval }).start();
   page.notifications = new NotificationPermission(win, {
     button: doc.getElementById('notify-permission'),
     state: doc.getElementById('notify-state'),
