@@ -15,7 +15,7 @@ from accounts import services as account_services
 from accounts.models import User
 from chat import services as chat_services
 from chat.models import DirectMessage
-from tests.e2e.servers import ServerProcess
+from realtime.testing import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
