@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP goes to Django, WebSocket /ws/ to the realtime consumer."""
+"""ASGI entry point: HTTP goes to Django (/health is answered before it), WebSocket /ws/ to the realtime consumer."""
 
 import os
 
@@ -11,12 +11,13 @@ django_http = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from config.health import HealthEndpoint  # noqa: E402
 from realtime.consumer import RealtimeConsumer  # noqa: E402
 from realtime.middleware import realtime_middleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_http,
+        "http": HealthEndpoint(django_http),
         "websocket": realtime_middleware(URLRouter([path("ws/", RealtimeConsumer())])),
     }
 )

@@ -20,3 +20,53 @@ class RedactTokensFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+# Paths left out of the servers' access logs (load balancer probes), with or without a query.
+_quiet_paths: set[str] = set()
+
+
+def _is_quiet(target: object) -> bool:
+    return isinstance(target, str) and target.split("?", 1)[0] in _quiet_paths
+
+
+class QuietPathsFilter(logging.Filter):
+    """Drops access records for quiet paths: uvicorn's (args: client, method, path, version,
+    status) and daphne runserver's (args: a dict with `path`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3:
+            return not _is_quiet(args[2])
+        if isinstance(args, dict):
+            return not _is_quiet(args.get("path"))
+        return True
+
+
+ACCESS_LOGGERS = ("uvicorn.access", "django.channels.server")
+
+
+def quiet_access_log(path: str) -> None:
+    """Keeps requests for `path` out of uvicorn's and daphne's access logs (idempotent)."""
+    _quiet_paths.add(path)
+    for name in ACCESS_LOGGERS:
+        access_logger = logging.getLogger(name)
+        if not any(isinstance(existing, QuietPathsFilter) for existing in access_logger.filters):
+            access_logger.addFilter(QuietPathsFilter())
+    try:
+        from daphne.access import AccessLogGenerator
+    except ImportError:
+        return
+    # The daphne command writes its access log straight to a stream, not through logging,
+    # so no logging filter reaches it: its writer skips quiet paths instead.
+    if getattr(AccessLogGenerator.__call__, "skips_quiet_paths", False):
+        return
+    write = AccessLogGenerator.__call__
+
+    def call(self: AccessLogGenerator, protocol: str, action: str, details: dict[str, object]) -> None:
+        if protocol == "http" and _is_quiet(details.get("path")):
+            return
+        write(self, protocol, action, details)
+
+    call.skips_quiet_paths = True  # type: ignore[attr-defined]
+    AccessLogGenerator.__call__ = call  # type: ignore[method-assign]

@@ -22,7 +22,6 @@ from redis.retry import Retry
 
 from config import health
 from conftest import running_in_ci
-from realtime import health as realtime_health
 from realtime.testing import ServerProcess, free_port
 
 PARTS = {"database", "channel_layer", "presence"}
@@ -40,7 +39,7 @@ def app():
 @pytest_asyncio.fixture(autouse=True)
 async def close_check_clients():
     yield
-    await realtime_health.close_clients()
+    await health.close()
 
 
 async def call(app, method: str = "GET", path: str = "/health", host: str = "127.0.0.1") -> dict[str, Any]:
@@ -169,7 +168,7 @@ async def test_health_counts_a_part_that_does_not_answer_in_time_as_failing(app,
         return {"ok": True}
 
     monkeypatch.setattr(health, "CHECK_TIMEOUT", 0.2)
-    monkeypatch.setattr(realtime_health, "presence_check", hang)
+    monkeypatch.setitem(health.CHECKS, "presence", hang)
     started = time.monotonic()
 
     response = await call(app)
@@ -184,14 +183,14 @@ async def test_health_counts_a_part_that_does_not_answer_in_time_as_failing(app,
 @pytest.mark.django_db(transaction=True)
 async def test_health_probes_at_once_share_one_check(app, monkeypatch):
     rounds = 0
-    check = realtime_health.channel_layer_check
+    check = health.CHECKS["channel_layer"]
 
     async def counted() -> dict[str, Any]:
         nonlocal rounds
         rounds += 1
         return await check()
 
-    monkeypatch.setattr(realtime_health, "channel_layer_check", counted)
+    monkeypatch.setitem(health.CHECKS, "channel_layer", counted)
     endpoint = health.HealthEndpoint(app)
 
     responses = await asyncio.gather(*(call(endpoint) for _ in range(50)))
@@ -206,10 +205,7 @@ async def test_health_probes_at_once_share_one_check(app, monkeypatch):
 def test_error_text_hides_credentials():
     error = ValueError("cannot reach redis://app:s3cret@10.0.0.2:6379/0 (postgres://u:pw@db/x)")
 
-    assert (
-        realtime_health.error_text(error)
-        == "ValueError: cannot reach redis://***@10.0.0.2:6379/0 (postgres://***@db/x)"
-    )
+    assert health.error_text(error) == "ValueError: cannot reach redis://***@10.0.0.2:6379/0 (postgres://***@db/x)"
 
 
 # -- real server processes ------------------------------------------------------
