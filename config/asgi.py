@@ -18,6 +18,7 @@ from realtime.middleware import realtime_middleware  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": HealthEndpoint(django_http),
-        "websocket": realtime_middleware(URLRouter([path("ws/", RealtimeConsumer())])),
+        # django.urls.path is typed for views; Channels routes ASGI applications with it.
+        "websocket": realtime_middleware(URLRouter([path("ws/", RealtimeConsumer())])),  # type: ignore[arg-type]
     }
 )
