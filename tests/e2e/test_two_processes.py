@@ -1,6 +1,8 @@
 """Two daphne processes sharing Redis and the database behave as one server."""
 
 import asyncio
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -9,7 +11,7 @@ import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
-from realtime.testing import Peer
+from realtime.testing import ROOT, Peer, ServerProcess
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -90,7 +92,8 @@ def test_removal_with_4403_and_deactivation_close_connections_on_every_process(s
         ann_on_a, ann_on_b = await Peer.connect(a.ws_url, ann_token), await Peer.connect(b.ws_url, ann_token)
         ben_on_a = await Peer.connect(a.ws_url, ben_token)
         started = time.monotonic()
-        await asyncio.to_thread(_deactivate, ann)  # a plain save() in this process, which runs no server
+        # A plain save() in a third process that runs no server (a shell, a worker), sharing Redis.
+        await asyncio.to_thread(_deactivate_in_a_shell, a, ann.pk)
         assert await ann_on_a.close_code(timeout=5) == 4403
         assert await ann_on_b.close_code(timeout=5) == 4403
         took = time.monotonic() - started
@@ -109,14 +112,19 @@ def test_removal_with_4403_and_deactivation_close_connections_on_every_process(s
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(socket.recv(), 5)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        await socket.close()
 
     asyncio.run(refused())
     rest = urllib.request.Request(f"{a.url}/api/users/me/", headers={"Authorization": f"Bearer {ann_token}"})  # noqa: S310
     with pytest.raises(urllib.error.HTTPError) as refused_rest:
         urllib.request.urlopen(rest, timeout=10)  # noqa: S310 (a local test server)
     assert refused_rest.value.code == 401
+    refused_rest.value.close()
 
 
-def _deactivate(user: User) -> None:
-    user.is_active = False
-    user.save(update_fields=["is_active"])
+def _deactivate_in_a_shell(server: ServerProcess, user_id: int) -> None:
+    code = (
+        f"from accounts.models import User; user = User.objects.get(pk={user_id}); "
+        "user.is_active = False; user.save(update_fields=['is_active'])"
+    )
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=server.env, check=True, timeout=60)
