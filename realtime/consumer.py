@@ -242,9 +242,12 @@ class Connection:
         subscription = self.subscriptions.get(key)
         if subscription is None or (user_id is not None and self.user_id != user_id):
             return
-        asyncio.get_running_loop().create_task(self._unsubscribe(subscription))
         if close is not None:
+            # Nothing more is written once closing; the disconnect that follows leaves every
+            # topic and its presence (a separate task here could outlive the event loop).
             self.close(close)
+            return
+        asyncio.get_running_loop().create_task(self._unsubscribe(subscription))
 
     def _start_writer(self) -> None:
         if not self._writing:

@@ -106,7 +106,8 @@ class LocalPresence:
 # Keys per topic: {p}:m (zset member -> latest expiry), {p}:c:<member> (zset conn -> expiry),
 # {p}:i (hash member -> info JSON), {p}:g (hash member -> group) and {p}:gc (hash group ->
 # members in it), kept by the same scripts that add and remove members, so a count never
-# needs a scan. Scripts use Redis' clock so process clocks never matter.
+# needs a scan; a topic nobody is in leaves no key behind but the expiring connection sets.
+# Scripts use Redis' clock so process clocks never matter.
 _ADD = """
 local now = tonumber(redis.call('TIME')[1])
 local expiry = now + tonumber(ARGV[4])
@@ -134,7 +135,7 @@ redis.call('DEL', conns)
 local group = redis.call('HGET', KEYS[1] .. ':g', ARGV[1])
 if group then
   redis.call('HDEL', KEYS[1] .. ':g', ARGV[1])
-  redis.call('HINCRBY', KEYS[1] .. ':gc', group, -1)
+  if redis.call('HINCRBY', KEYS[1] .. ':gc', group, -1) <= 0 then redis.call('HDEL', KEYS[1] .. ':gc', group) end
 end
 return 1
 """
@@ -159,7 +160,7 @@ for _, member in ipairs(stale) do
     local group = redis.call('HGET', KEYS[1] .. ':g', member)
     if group then
       redis.call('HDEL', KEYS[1] .. ':g', member)
-      redis.call('HINCRBY', KEYS[1] .. ':gc', group, -1)
+      if redis.call('HINCRBY', KEYS[1] .. ':gc', group, -1) <= 0 then redis.call('HDEL', KEYS[1] .. ':gc', group) end
     end
     if info then table.insert(gone, member); table.insert(gone, info) end
   end

@@ -23,8 +23,16 @@ async def test_a_burst_of_joins_waits_for_connections_instead_of_failing(monkeyp
         lasts = await asyncio.gather(*(backend.remove(key, f"u:{i}", f"c{i}") for i in range(300)))
         assert all(lasts)
         assert await backend.count(key) == 0
+        assert await keys_left(backend, key) == []
     finally:
         await backend.close()
+
+
+async def keys_left(backend, key: str) -> list[bytes]:
+    """The Redis keys of a topic still there (none once everyone left); [] for local presence."""
+    if not isinstance(backend, RedisPresence):
+        return []
+    return [name async for name in backend.redis.scan_iter(match=f"rt:p:{key}:*")]
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -53,6 +61,10 @@ async def test_snapshot_caps_the_list_with_pinned_members_first_and_the_joiner_i
         assert {"id": presence.SNAPSHOT_LIMIT + 9} in snapshot.members
         assert snapshot.count == presence.SNAPSHOT_LIMIT + 11
         assert snapshot.groups == {"owner": 1, "viewer": presence.SNAPSHOT_LIMIT + 10}
+        await backend.remove(key, "owner", "c-owner")
+        for i in range(presence.SNAPSHOT_LIMIT + 10):
+            await backend.remove(key, f"u:{i}", f"c{i}")
+        assert await keys_left(backend, key) == []
     finally:
         await backend.close()
 
@@ -71,6 +83,7 @@ async def test_group_counts_follow_members_not_connections(backend_factory):
         assert await backend.remove(key, "u:2", "tab-3")
         snapshot = await backend.snapshot(key)
         assert snapshot.groups == {} and snapshot.count == 0 and snapshot.members == []
+        assert await keys_left(backend, key) == []  # an empty topic costs Redis nothing
     finally:
         await backend.close()
 
@@ -85,5 +98,6 @@ async def test_a_swept_member_leaves_its_group_count(redis_url):
         await asyncio.sleep(2.1)
         assert await backend.sweep(key) == [("u:1", {"id": 1})]
         assert (await backend.snapshot(key)).groups == {}
+        assert await keys_left(backend, key) == []
     finally:
         await backend.close()
