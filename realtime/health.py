@@ -17,6 +17,7 @@ import re
 import time
 import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -95,9 +96,7 @@ async def channel_layer_check() -> Result:
         from channels_redis.utils import decode_hosts
 
         hosts = decode_hosts(config.get("CONFIG", {}).get("hosts"))
-        clients = [
-            _client(f"layer:{sorted(host.items())!r}", lambda host=host: _layer_host_client(host)) for host in hosts
-        ]
+        clients = [_client(f"layer:{sorted(host.items())!r}", partial(_layer_host_client, host)) for host in hosts]
     except Exception as error:
         return {"ok": False, "backend": "redis", "error": error_text(error)}
     return await _ping(clients)

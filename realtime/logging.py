@@ -69,4 +69,5 @@ def quiet_access_log(path: str) -> None:
         write(self, protocol, action, details)
 
     call.skips_quiet_paths = True  # type: ignore[attr-defined]
-    AccessLogGenerator.__call__ = call  # type: ignore[method-assign]
+    # daphne is untyped here, so mypy sees no method to protect.
+    AccessLogGenerator.__call__ = call
