@@ -177,16 +177,19 @@ async def test_capped_presence_list_includes_the_joiner(make_user):
 
 
 @pytest.mark.asyncio
-async def test_revoke_with_close_sends_the_event_then_closes_4403():
-    owner, other = await open_client(), await open_client()
-    await owner.join("test:room")
-    await other.join("test:room")
-    assert (await owner.send_event("test:room", "end", close=True))["ok"]
-    ended = await other.next_event("ended")
-    assert ended["payload"] == {"at": ended["seq"]}
-    assert await other.close_code() == 4403
-    await owner.disconnect()
-    await other.disconnect()
+async def test_revoke_with_close_sends_the_event_then_closes_4403_only_for_that_user(make_user):
+    ann, ben = await make_user("ann"), await make_user("ben")
+    moderator = await open_client(f"/ws/?token={token_for(ann)}")
+    banned = await open_client(f"/ws/?token={token_for(ben)}")
+    await moderator.join("test:room")
+    await banned.join("test:room")
+    assert (await moderator.send_event("test:room", "ban", user_id=ben.pk))["ok"]
+    event = await banned.next_event("banned")  # the explaining event first...
+    assert event["payload"] == {"user_id": ben.pk}
+    assert await banned.close_code() == 4403  # ...then the close
+    assert (await moderator.send_event("test:room", "echo", text="still here"))["ok"]
+    await moderator.disconnect()
+    await banned.disconnect()
 
 
 @pytest.mark.asyncio

@@ -28,10 +28,22 @@ def _whoami(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _end(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
-    """Ends the room for everyone; with `ban`, the sender's other connections are closed with 4403."""
+    """Ends the room for everyone: they leave the topic and may join again."""
     with transaction.atomic():
         publish(ctx.key, "ended", lambda seq: {"at": seq}, replayable=True)
-        revoke(ctx.key, close=bool(ctx.payload.get("close")))
+        revoke(ctx.key)
+    return {}
+
+
+class BanSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+
+
+def _ban(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    """Bans a user from the room: `banned` explains it, then their connections close with 4403."""
+    with transaction.atomic():
+        publish(ctx.key, "banned", {"user_id": data["user_id"]}, replayable=True)
+        revoke(ctx.key, user_id=data["user_id"], close=True)
     return {}
 
 
@@ -54,6 +66,7 @@ class EchoHandler(TopicHandler):
         "fail": Event(_fail),
         "whoami": Event(_whoami),
         "end": Event(_end),
+        "ban": Event(_ban, BanSerializer),
     }
 
     def join(self, ctx: JoinContext) -> Joined:
