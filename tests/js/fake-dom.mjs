@@ -34,8 +34,31 @@ class FakeText {
   }
 }
 
-export class FakeElement {
+/** Listeners as the DOM keeps them; an event's target is where it was first dispatched. */
+class FakeEventTarget {
+  constructor() {
+    this.listeners = new Map();
+  }
+
+  addEventListener(type, fn) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type).add(fn);
+  }
+
+  removeEventListener(type, fn) {
+    this.listeners.get(type)?.delete(fn);
+  }
+
+  dispatchEvent(event) {
+    event.target ??= this;
+    for (const fn of [...(this.listeners.get(event.type) ?? [])]) fn(event);
+    return !event.defaultPrevented;
+  }
+}
+
+export class FakeElement extends FakeEventTarget {
   constructor(tag, ownerDocument) {
+    super();
     this.nodeType = 1;
     this.tagName = tag.toUpperCase();
     this.localName = tag.toLowerCase();
@@ -43,7 +66,6 @@ export class FakeElement {
     this.childNodes = [];
     this.parentNode = null;
     this.attributes = new Map();
-    this.listeners = new Map();
     this.value = '';
     this.disabled = false;
     this.scrollTop = 0;
@@ -243,20 +265,6 @@ export class FakeElement {
 
   // -- events -----------------------------------------------------------------------
 
-  addEventListener(type, fn) {
-    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
-    this.listeners.get(type).add(fn);
-  }
-
-  removeEventListener(type, fn) {
-    this.listeners.get(type)?.delete(fn);
-  }
-
-  dispatchEvent(event) {
-    event.target ??= this;
-    for (const fn of [...(this.listeners.get(event.type) ?? [])]) fn(event);
-    return !event.defaultPrevented;
-  }
 
   click() {
     if (!this.disabled) this.dispatchEvent(new FakeEvent('click'));
@@ -327,10 +335,10 @@ function matchesSelector(node, compounds) {
 
 // -- document ----------------------------------------------------------------------------
 
-export class FakeDocument {
+export class FakeDocument extends FakeEventTarget {
   constructor() {
+    super();
     this.hidden = false;
-    this.listeners = new Map();
     this.documentElement = new FakeElement('html', this);
     this.body = new FakeElement('body', this);
     this.documentElement.append(this.body);
@@ -352,19 +360,6 @@ export class FakeDocument {
     return this.documentElement.querySelectorAll(selector);
   }
 
-  addEventListener(type, fn) {
-    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
-    this.listeners.get(type).add(fn);
-  }
-
-  removeEventListener(type, fn) {
-    this.listeners.get(type)?.delete(fn);
-  }
-
-  dispatchEvent(event) {
-    for (const fn of [...(this.listeners.get(event.type) ?? [])]) fn(event);
-    return !event.defaultPrevented;
-  }
 }
 
 export { FakeEvent };
