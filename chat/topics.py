@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.models import User
-from accounts.selectors import friend_ids_of
+from accounts.selectors import friend_ids_of, user_public
 from chat import selectors, services
 from chat.api.serializers import (
     ChannelReadSerializer,
@@ -36,7 +36,6 @@ from realtime.api import (
     inbox_topic,
     online_user_ids,
     publish,
-    user_public,
 )
 
 TYPING_EVERY = 1.0  # seconds: typing is forwarded at most this often per connection

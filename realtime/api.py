@@ -16,12 +16,12 @@ from realtime.inbox import (
     unread_for_user,
     unread_publish,
 )
+from realtime.presence import Snapshot as PresenceState
 from realtime.publish import debounce, disconnect_user, publish, revoke, rewrite
 from realtime.registry import (
     Event,
     JoinContext,
     Joined,
-    PresenceState,
     SendContext,
     TopicHandler,
     register,
@@ -29,7 +29,6 @@ from realtime.registry import (
     topic_name,
 )
 from realtime.signals import user_presence_changed
-from realtime.users import user_public
 
 __all__ = [
     "Event",
@@ -56,5 +55,4 @@ __all__ = [
     "unread_for_user",
     "unread_publish",
     "user_presence_changed",
-    "user_public",
 ]

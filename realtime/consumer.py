@@ -24,7 +24,7 @@ from realtime.db import db_call
 from realtime.hub import Hub, get_hub
 from realtime.limits import ErrorWindow, TokenBucket
 from realtime.middleware import SERVER_SEND
-from realtime.registry import JoinContext, Joined, PresenceState, SendContext, Throttles, TopicHandler
+from realtime.registry import JoinContext, Joined, SendContext, Throttles, TopicHandler
 from realtime.streams import Resume, stream_resume
 from realtime.users import user_public
 from realtime.wire import RawWriter, raw_writer_for, text_frame
@@ -391,9 +391,7 @@ class Connection:
                     await hub.presence_remove(key, subscription.presence_member, self.conn_id)
                 subscription.presence_member = member
                 await hub.presence_add(key, member, info, self.conn_id, joined.presence_group)
-                snapshot = await hub.presence_snapshot(key, include=member)
-                state = PresenceState(members=snapshot.members, count=snapshot.count, groups=snapshot.groups)
-                reply.update(handler.presence_reply(key, state))
+                reply.update(handler.presence_reply(key, await hub.presence_snapshot(key, include=member)))
         except BaseException:
             if existing is None:
                 await self._unsubscribe(subscription)

@@ -151,10 +151,7 @@ class Hub:
 
     def send_event(self, key: str, frame: str, exclude: str | None) -> None:
         """Queues one event for every process subscribed to `key` (call on the hub's loop)."""
-        self.send_message(key, {"type": EVENT_TYPE, "key": key, "frame": frame, "exclude": exclude})
-
-    def send_message(self, key: str, message: dict[str, Any]) -> None:
-        self.send_group(group_name(key), message)
+        self.send_group(group_name(key), {"type": EVENT_TYPE, "key": key, "frame": frame, "exclude": exclude})
 
     def send_group(self, group: str, message: dict[str, Any]) -> None:
         self._operations.put_nowait(("send", group, message, None))
@@ -216,7 +213,7 @@ class Hub:
             if message.get("type") != EVENT_TYPE:
                 continue
             if message.get("disconnect_user") is not None:
-                self._disconnect_user(message["disconnect_user"], message.get("close") or CLOSE_REMOVED)
+                self._disconnect_user(message["disconnect_user"], message["close"])
             elif message["frame"] is not None:
                 self.fanout(message["key"], message["frame"], message.get("exclude"))
             else:
@@ -293,9 +290,7 @@ class Hub:
         """One coalesced presence change: `presence.diff`, or the handler's room summary."""
         handler = registry.handler_for(key)
         if handler is not None and handler.room_event is not None:
-            snapshot = await self.presence_snapshot(key)
-            state = registry.PresenceState(members=snapshot.members, count=snapshot.count, groups=snapshot.groups)
-            event, payload = handler.room_event, handler.room_summary(key, state)
+            event, payload = handler.room_event, handler.room_summary(key, await self.presence_snapshot(key))
         else:
             count = await self.presence.count(key)
             event, payload = "presence.diff", {"joins": joins, "leaves": leaves, "count": count}

@@ -21,6 +21,7 @@ from rest_framework import serializers
 
 from config.errors import BadRequest, Invalid, Unauthorized
 from realtime.db import db_call
+from realtime.presence import Snapshot as PresenceState
 from realtime.users import UserLike
 
 TOPIC_KEY = re.compile(r"^[a-z][a-z0-9_]*(?::[A-Za-z0-9_-]{1,64}){0,2}$")
@@ -146,15 +147,6 @@ def _first_problem(problem: Any) -> str:
     while isinstance(problem, list | dict) and problem:
         problem = problem[0] if isinstance(problem, list) else next(iter(problem.values()))
     return str(problem)
-
-
-@dataclass(slots=True)
-class PresenceState:
-    """A topic's presence: up to 100 members (pinned members first), the total, and group counts."""
-
-    members: list[dict[str, Any]]
-    count: int
-    groups: dict[str, int]
 
 
 class TopicHandler(ABC):

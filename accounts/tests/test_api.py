@@ -15,12 +15,6 @@ pytestmark = pytest.mark.django_db
 PUBLIC_KEYS = {"id", "username", "display_name", "is_followed", "follows_you", "is_friend"}
 
 
-@pytest.fixture
-def friends(ann, ben):
-    FollowFactory(follower=ann, followee=ben)
-    FollowFactory(follower=ben, followee=ann)
-
-
 def assert_no_email_but_own(response, viewer: User | None = None) -> None:
     """Nobody's email but the viewer's may appear anywhere in the response body."""
     body = response.content.decode()

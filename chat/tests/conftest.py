@@ -1,4 +1,4 @@
-"""Fixtures for chat tests: people, friendships, channels and a recorder of published events."""
+"""Fixtures for chat tests: moderators, channels with members, and running on-commit callbacks."""
 
 import pytest
 from django.contrib.auth.models import Group
