@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "realtime",
     "accounts",
     "chat",
+    "shares",
+    "uploads",
+    "notifications",
 ]
 
 MIDDLEWARE = [

@@ -14,5 +14,12 @@ urlpatterns = [
     path("api/chat/unread/", InboxUnreadApi.as_view(), name="api-chat-unread"),
     path("api/chat/", include("chat.api.urls")),
     path("chat/", include("chat.urls")),
+    # Shares: /api/goals/, /api/reflections/, /api/shares/, /api/s/<token>/; pages /shares/, /s/<token>/.
+    path("api/", include("shares.api.urls")),
+    path("", include("shares.urls")),
+    path("api/uploads/", include("uploads.api.urls")),
+    path("uploads/", include("uploads.urls")),
+    path("api/notifications/", include("notifications.api.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("accounts.urls")),
 ]

@@ -1,0 +1,3 @@
+app_name = "shares"
+
+urlpatterns: list[object] = []

@@ -1,0 +1,3 @@
+app_name = "uploads"
+
+urlpatterns: list[object] = []
