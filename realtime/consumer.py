@@ -377,6 +377,7 @@ class Connection:
                 user=self.user,
                 params=frame.params,
                 conn_id=self.conn_id,
+                client_address=self.client_address,
             )
             joined, resume = await db_call(_join_in_thread)(handler, ctx)
             reply = dict(joined.reply)
@@ -442,8 +443,14 @@ class Connection:
             state=subscription.state,
             conn_id=self.conn_id,
             throttles=self.throttles,
+            client_address=self.client_address,
         )
         self.reply(frame.ref, await handler.send(ctx))
+
+    @property
+    def client_address(self) -> str:
+        client = self.scope.get("client")
+        return str(client[0]) if client else ""
 
     def _hub(self) -> Hub:
         assert self.hub is not None, "the hub is attached before the first frame is read"

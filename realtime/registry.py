@@ -72,6 +72,9 @@ class JoinContext:
     user: UserLike | None
     params: dict[str, Any]
     conn_id: str
+    # The client's IP address as the server saw it (behind a proxy: what the server's
+    # proxy-headers setting trusts), for per-address limits; "" when unknown.
+    client_address: str = ""
 
     def require_user(self) -> UserLike:
         return require_user(self.user)
@@ -109,6 +112,7 @@ class SendContext:
     state: Any
     conn_id: str
     throttles: Throttles = field(default_factory=Throttles)
+    client_address: str = ""
 
     def require_user(self) -> UserLike:
         return require_user(self.user)
