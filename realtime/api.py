@@ -17,7 +17,7 @@ from realtime.inbox import (
     unread_publish,
 )
 from realtime.presence import Snapshot as PresenceState
-from realtime.publish import debounce, disconnect_user, publish, revoke, rewrite
+from realtime.publish import debounce, disconnect_user, publish, publish_many, revoke, rewrite
 from realtime.registry import (
     Event,
     JoinContext,
@@ -44,6 +44,7 @@ __all__ = [
     "online_user_ids",
     "present_members",
     "publish",
+    "publish_many",
     "register",
     "register_inbox_part",
     "require_user",
