@@ -166,9 +166,10 @@ class Hub:
             if conn_id != exclude:
                 conn.deliver(key, frame, wire)
 
-    def _revoke(self, key: str, user_id: int | None, close: int | None) -> None:
+    def _revoke(self, key: str, user_id: int | None, close: int | None, conn_id: str | None = None) -> None:
         for conn in list(self.topics.get(key, {}).values()):
-            conn.revoke(key, user_id, close)
+            if conn_id is None or conn.conn_id == conn_id:
+                conn.revoke(key, user_id, close)
 
     def _disconnect_user(self, user_id: int, code: int) -> None:
         for conn in list(self.connections.values()):
@@ -217,7 +218,9 @@ class Hub:
             elif message["frame"] is not None:
                 self.fanout(message["key"], message["frame"], message.get("exclude"))
             else:
-                self._revoke(message["key"], message.get("revoke_user"), message.get("close"))
+                self._revoke(
+                    message["key"], message.get("revoke_user"), message.get("close"), message.get("revoke_conn")
+                )
 
     def debounce(self, key: str, seconds: float, func: Callable[[], None]) -> None:
         """Runs `func` in the database thread `seconds` from now, once for all calls with `key` until then."""

@@ -159,8 +159,9 @@ def debounce(key: str, seconds: float, func: Callable[[], None]) -> None:
         hub.loop.call_soon_threadsafe(hub.debounce, key, seconds, func)
 
 
-def revoke(topic: str, *, user_id: int | None = None, close: bool = False) -> None:
-    """Removes every connection of `user_id` (or everyone) from `topic`, in every process.
+def revoke(topic: str, *, user_id: int | None = None, conn_id: str | None = None, close: bool = False) -> None:
+    """Removes every connection of `user_id` (or the one connection `conn_id`, or everyone)
+    from `topic`, in every process.
 
     For memberships that ended (a user left or was removed, a share ended): their
     connections stop receiving the topic and leave its presence; a later send gets
@@ -170,7 +171,9 @@ def revoke(topic: str, *, user_id: int | None = None, close: bool = False) -> No
     before the removal. Takes effect after commit.
     """
     code = CLOSE_REMOVED if close else None
-    transaction.on_commit(lambda: broadcast(topic, None, revoke_user=user_id, close=code), robust=True)
+    transaction.on_commit(
+        lambda: broadcast(topic, None, revoke_user=user_id, revoke_conn=conn_id, close=code), robust=True
+    )
 
 
 def disconnect_user(user_id: int) -> None:
@@ -189,6 +192,7 @@ def broadcast(
     exclude: str | None = None,
     *,
     revoke_user: int | None = None,
+    revoke_conn: str | None = None,
     close: int | None = None,
 ) -> None:
     """Delivers an encoded frame (or a revocation when `frame` is None) to every process
@@ -199,6 +203,7 @@ def broadcast(
         "frame": frame,
         "exclude": exclude,
         "revoke_user": revoke_user,
+        "revoke_conn": revoke_conn,
         "close": close,
     }
     _send(group_name(topic), message, topic=topic)

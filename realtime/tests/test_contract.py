@@ -193,6 +193,23 @@ async def test_revoke_with_close_sends_the_event_then_closes_4403_only_for_that_
 
 
 @pytest.mark.asyncio
+async def test_revoke_of_one_connection_closes_4403_only_that_connection():
+    owner, kicked, other = await open_client(), await open_client(), await open_client()
+    for client in (owner, kicked, other):
+        assert (await client.join("test:room"))["ok"]
+    assert kicked.hello is not None
+    assert (await owner.send_event("test:room", "kick", conn=kicked.hello["conn"]))["ok"]
+    assert (await kicked.next_event("kicked"))["payload"] == {"conn": kicked.hello["conn"]}
+    assert await kicked.close_code() == 4403
+    # Another anonymous connection (no user id to tell them apart) stays on the topic.
+    assert (await other.next_event("kicked"))["payload"] == {"conn": kicked.hello["conn"]}
+    assert (await owner.send_event("test:room", "echo", text="still here"))["ok"]
+    assert (await other.next_event("echoed"))["payload"] == {"text": "still here"}
+    for client in (owner, kicked, other):
+        await client.disconnect()
+
+
+@pytest.mark.asyncio
 async def test_deactivating_a_user_closes_their_connections_4403_and_refuses_their_token(make_user):
     ann, ben = await make_user("ann"), await make_user("ben")
     token = token_for(ann)

@@ -47,6 +47,18 @@ def _ban(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+class KickSerializer(serializers.Serializer):
+    conn = serializers.CharField()
+
+
+def _kick(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    """Kicks one connection (anonymous ones have no user to ban): `kicked`, then it closes with 4403."""
+    with transaction.atomic():
+        publish(ctx.key, "kicked", {"conn": data["conn"]}, replayable=True)
+        revoke(ctx.key, conn_id=data["conn"], close=True)
+    return {}
+
+
 async def _shout(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
     if ctx.throttle("shout", 1.0):
         publish(ctx.key, "shouted", {"text": ctx.payload.get("text")}, exclude=ctx.conn_id)
@@ -67,6 +79,7 @@ class EchoHandler(TopicHandler):
         "whoami": Event(_whoami),
         "end": Event(_end),
         "ban": Event(_ban, BanSerializer),
+        "kick": Event(_kick, KickSerializer),
     }
 
     def join(self, ctx: JoinContext) -> Joined:
