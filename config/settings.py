@@ -171,6 +171,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# Notifications' trigger API: backends that are not Django send this in X-Notifications-Token
+# (unset: staff users only).
+NOTIFICATIONS_API_TOKEN = env.text("NOTIFICATIONS_API_TOKEN") or ""
+
 # Realtime core (docs/protocol.md section 7).
 # How the realtime core shows a user (the protocol's U); the core imports no app.
 REALTIME_USER_PUBLIC = "accounts.selectors.user_public"

@@ -1,1 +1,12 @@
-urlpatterns: list[object] = []
+from django.urls import path
+
+from notifications.api import views
+
+urlpatterns = [
+    path("", views.NotificationListApi.as_view(), name="api-notifications"),
+    path("read/", views.NotificationReadApi.as_view(), name="api-notifications-read"),
+    path("unread-count/", views.UnreadCountApi.as_view(), name="api-notifications-unread-count"),
+    path("preferences/", views.PreferenceApi.as_view(), name="api-notifications-preferences"),
+    path("send/", views.SendApi.as_view(), name="api-notifications-send"),
+    path("<int:notification_id>/", views.NotificationDetailApi.as_view(), name="api-notification"),
+]
