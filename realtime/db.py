@@ -24,6 +24,11 @@ _last_used: dict[str, float] = {}
 def _check_before_use() -> None:
     now = time.monotonic()
     for connection in connections.all(initialized_only=True):
+        # Each call is the worker's request: with DEBUG on, Django logs every query until
+        # the next request starts, which this thread never sees (a deque of up to 9,000
+        # queries, each with its parameters: hundreds of MB under a stream of large frames).
+        if not connection.force_debug_cursor:
+            connection.queries_log.clear()
         if connection.connection is None:
             continue
         if now - _last_used.get(connection.alias, now) > HEALTH_CHECK_AFTER and not connection.is_usable():

@@ -109,6 +109,25 @@ class Client:
             if message.get("op") == "event" and (event is None or message["event"] == event):
                 return message
 
+    async def until(
+        self, event: str, where: Callable[[dict[str, Any]], bool] = lambda frame: True, timeout: float = 3
+    ) -> list[dict[str, Any]]:
+        """Every frame up to and including the next `event` matching `where` (backlog first).
+
+        For absence checks: trigger a marker event that must come after the one that should
+        not exist, wait for it, then assert on the frames before it (no quiet window to guess).
+        """
+        frames, self.backlog = self.backlog, []
+        for index, frame in enumerate(frames):
+            if frame.get("op") == "event" and frame["event"] == event and where(frame):
+                self.backlog = frames[index + 1 :]
+                return frames[: index + 1]
+        while True:
+            frame = await self.receive(timeout)
+            frames.append(frame)
+            if frame.get("op") == "event" and frame["event"] == event and where(frame):
+                return frames
+
     async def close_code(self, timeout: float = 3) -> int:
         while True:
             message = await self.ws.receive_output(timeout)
@@ -130,8 +149,9 @@ class Client:
         return result
 
     async def disconnect(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.disconnect()
+        """Closes the socket and waits for the connection's clean-up (unsubscribe, presence
+        removal): an exception or a hang there fails the test."""
+        await self.ws.disconnect(timeout=5)
 
 
 async def open_client(

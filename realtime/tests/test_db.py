@@ -2,11 +2,14 @@
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from realtime import db
 from realtime.db import db_call
 from realtime.testing import open_client
+
+User = get_user_model()
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -18,9 +21,16 @@ def backend_pid() -> int:
 
 
 async def test_worker_connection_is_reused_between_calls():
-    first = await db_call(lambda: id(connection.connection))()
-    second = await db_call(lambda: id(connection.connection))()
-    assert first == second
+    # The connection objects themselves are kept, so a freed one cannot pass as the same.
+    seen: list[object] = []
+
+    def query() -> None:
+        User.objects.exists()
+        seen.append(connection.connection)
+
+    await db_call(query)()
+    await db_call(query)()
+    assert seen[0] is not None and seen[0] is seen[1]
 
 
 async def test_connection_killed_by_the_server_is_replaced(monkeypatch):

@@ -31,7 +31,9 @@ def test_connection_that_stops_reading_is_dropped(servers, kind):
         while json.loads(await writer.recv()).get("ref") != "1":
             pass
         baseline = rss_kib(server.process.pid)
-        for i in range(600):  # ~18 MB for the stuck client: far past kernel buffers and the bound
+        # ~18 MB for the stuck client, 18 times the bound and far past kernel buffers, sent in
+        # full even after the drop: a server that buffered without bound would grow by all of it.
+        for i in range(600):
             await writer.send(
                 json.dumps(
                     {"op": "send", "ref": f"s{i}", "topic": "test:firehose", "event": "echo", "payload": {"text": text}}
@@ -41,8 +43,6 @@ def test_connection_that_stops_reading_is_dropped(servers, kind):
                 frame = json.loads(await writer.recv())
                 if frame.get("ref") == f"s{i}":
                     break
-            if "not reading its frames" in server.log():
-                break
         growth = rss_kib(server.process.pid) - baseline
         await writer.close()
         stuck.transport.abort()
@@ -51,4 +51,5 @@ def test_connection_that_stops_reading_is_dropped(servers, kind):
 
     dropped, growth_kib = asyncio.run(scenario())
     assert dropped, server.log()[-2000:]
-    assert growth_kib < 64 * 1024, f"server grew by {growth_kib} KiB"
+    # Measured: 3-4 MiB on both servers (it was 22 MiB while DEBUG logged every query).
+    assert growth_kib < 6 * 1024, f"server grew by {growth_kib} KiB"
