@@ -7,7 +7,7 @@ from accounts.models import User
 from accounts.services import user_unfollow
 from accounts.tests.factories import FollowFactory, UserFactory, make_friends
 from chat import services
-from chat.models import Channel, DirectMessage, Membership, Message
+from chat.models import Channel, DirectMessage, Membership, Message, MessageEdit
 from chat.tests.conftest import join
 from chat.tests.factories import ChannelFactory
 from realtime.api import unread_for_user
@@ -317,7 +317,11 @@ def test_message_patch_and_delete_permissions(api_client_as, general, secret, an
     assert api_client_as(cat).patch(url, {"body": "hijack"}, format="json").status_code == 403
     edited = api_client_as(ann).patch(url, {"body": "final"}, format="json")
     assert edited.status_code == 200 and edited.json()["body"] == "final" and edited.json()["edited_at"]
-    assert api_client_as(mod).patch(url, {"body": "moderated"}, format="json").status_code == 200
+    moderated = api_client_as(mod).patch(url, {"body": "moderated"}, format="json")
+    assert moderated.status_code == 200 and moderated.json()["body"] == "moderated"
+    # Every earlier body is kept for moderators, with who replaced it.
+    edits = list(MessageEdit.objects.filter(message=message).values_list("body", "edited_by"))
+    assert edits == [("draft", ann.pk), ("final", mod.pk)]
     assert api_client_as(ann).patch(url, {"body": " "}, format="json").status_code == 400
 
     assert api_client_as(ben).delete(url).status_code == 403

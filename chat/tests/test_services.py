@@ -365,7 +365,10 @@ def test_moderator_may_edit_and_delete_others_messages(general, ann, mod):
 def test_superuser_counts_as_moderator(general, ann):
     root = UserFactory(is_superuser=True)
     message = send(ann, general)
-    services.message_delete(user=root, message_id=message.pk)
+
+    deleted = services.message_delete(user=root, message_id=message.pk)
+
+    assert deleted.deleted_by == root and Message.objects.get(pk=message.pk).deleted_by == root
 
 
 def test_message_delete_is_soft_and_the_text_never_leaves_the_database(general, ann, published, committed):
@@ -593,8 +596,7 @@ def test_dm_update_refusals(ann, ben, cat, friends):
     Follow.objects.filter(follower=ben, followee=ann).delete()
     with pytest.raises(Forbidden):  # no longer friends
         services.dm_update(user=ann, message_id=message.pk, body="x")
-    make_friends_again = FollowFactory(follower=ben, followee=ann)
-    assert make_friends_again
+    FollowFactory(follower=ben, followee=ann)  # friends again: only the deletion refuses now
     services.dm_delete(user=ann, message_id=message.pk)
     with pytest.raises(Conflict):
         services.dm_update(user=ann, message_id=message.pk, body="x")
@@ -636,7 +638,9 @@ def test_dm_mark_read_marks_up_to_and_tells_both_sides(ann, ben, friends, publis
     assert published.of(f"inbox:{ann.pk}", "unread") == [
         {"dms": 1, "dms_by_user": {str(ben.pk): 1}, "notifications": 0, "channels": {}}
     ]
-    assert first.pk < third.pk
+    # Up to `second`: the older one is read, the newer one is not.
+    assert DirectMessage.objects.get(pk=first.pk).read_at is not None
+    assert DirectMessage.objects.get(pk=third.pk).read_at is None
 
 
 def test_dm_mark_read_all_then_again_changes_nothing(ann, ben, friends, published):

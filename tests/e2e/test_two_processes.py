@@ -47,7 +47,7 @@ def test_presence_spans_processes_and_a_killed_process_users_leave(servers, redi
     a, b = servers(env, name="a"), servers(env, name="b")
     room = f"test:presence{int(time.time())}"
 
-    async def scenario() -> float:
+    async def scenario() -> None:
         ann_on_a = await Peer.connect(a.ws_url, str(AccessToken.for_user(ann)))
         ben_on_b = await Peer.connect(b.ws_url, str(AccessToken.for_user(ben)))
         assert (await ann_on_a.request(op="join", topic=room))["ok"]
@@ -59,15 +59,14 @@ def test_presence_spans_processes_and_a_killed_process_users_leave(servers, redi
         )
         assert joined["payload"]["count"] == 2
 
-        killed_at = time.monotonic()
         a.kill()  # SIGKILL: no clean-up runs in the dead process
-        left = await ben_on_b.event("presence.diff", timeout=60, where=lambda f: f["payload"]["leaves"])
+        # The bound is TTL + TTL/3 = 4 s after the kill; the rest is slack for a loaded machine.
+        left = await ben_on_b.event("presence.diff", timeout=10, where=lambda f: f["payload"]["leaves"])
         assert [member["username"] for member in left["payload"]["leaves"]] == ["ann"]
         assert left["payload"]["count"] == 1
         await ben_on_b.socket.close()
-        return time.monotonic() - killed_at
 
-    assert asyncio.run(scenario()) < 60
+    asyncio.run(scenario())
 
 
 def test_removal_with_4403_and_deactivation_close_connections_on_every_process(servers, redis_url):
