@@ -6,7 +6,7 @@ publish with `publish` inside their transaction. Tests use `realtime.testing`.
 Import rules (`.importlinter`, checked by bin/test) keep every other module private.
 """
 
-from realtime.hub import online_user_ids, present_members
+from realtime.hub import online_user_ids, presence_state, present_members
 from realtime.inbox import (
     InboxPart,
     inbox_topic,
@@ -42,6 +42,7 @@ __all__ = [
     "disconnect_user",
     "inbox_topic",
     "online_user_ids",
+    "presence_state",
     "present_members",
     "publish",
     "publish_many",

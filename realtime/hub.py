@@ -388,6 +388,28 @@ def present_members(key: str, members: Iterable[str]) -> set[str]:
     return {member for member in wanted if member in present}
 
 
+def presence_state(key: str) -> "Snapshot":
+    """The presence of topic `key` on every server process (capped list, count, group counts),
+    for sync code off the event loop (REST views): what a join reply's presence part is built from."""
+    from realtime.presence import Snapshot
+
+    hub = running_hub()
+    if hub is not None:
+        return asyncio.run_coroutine_threadsafe(hub.presence_snapshot(key), hub.loop).result(timeout=10)
+    if settings.REDIS_URL:
+        # No server loop in this process (a management command): a short-lived client.
+        async def read() -> "Snapshot":
+            presence = RedisPresence(settings.REDIS_URL, settings.REALTIME_PRESENCE_TTL)
+            try:
+                handler = registry.handler_for(key)
+                return await presence.snapshot(key, pinned=handler.presence_pinned if handler else ())
+            finally:
+                await presence.close()
+
+        return asyncio.run(read())
+    return Snapshot(members=[], count=0)
+
+
 def online_user_ids(user_ids: Iterable[int]) -> set[int]:
     """Which of these users have a connection open on any server process (sync code)."""
     present = present_members(ONLINE_KEY, (f"u:{int(user_id)}" for user_id in user_ids))

@@ -19,6 +19,7 @@ from realtime.api import (
     PresenceState,
     SendContext,
     TopicHandler,
+    presence_state,
     register_inbox_part,
     unread_changed,
 )
@@ -160,6 +161,23 @@ async def test_room_summary_replaces_presence_diff_and_counts_groups(room_handle
     assert gone["payload"] == {"viewers": 1, "owner_online": False, "online": [{"name": "Anonymous"}]}
     assert not [frame for frame in await viewer.drain() if frame.get("event") == "presence.diff"]
     await viewer.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_presence_state_from_sync_code_counts_the_room(room_handler, make_user):
+    owner = await make_user("owner")
+    viewers = [await open_client(), await open_client()]
+    for viewer in viewers:
+        assert (await viewer.join("room:2"))["ok"]
+    owner_client = await open_client(f"/ws/?token={token_for(owner)}")
+    assert (await owner_client.join("room:2"))["ok"]
+    # A REST view runs in a thread off the event loop, as database_sync_to_async does here.
+    state = await database_sync_to_async(presence_state)("room:2")
+    assert state.count == 3 and state.groups == {"owner": 1, "viewer": 2}
+    assert state.members[0] == {"name": "owner"}  # pinned first, as in the topic's summary
+    for client in (*viewers, owner_client):
+        await client.disconnect()
+    assert (await database_sync_to_async(presence_state)("room:2")).count == 0
 
 
 @pytest.mark.asyncio
