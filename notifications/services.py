@@ -142,7 +142,6 @@ def notification_create(
                 **_source_fields(source),
             )
             event = "notification.created"
-            unread_changed(user_ids=[recipient.pk])
         if actor is not None:
             NotificationActor.objects.get_or_create(notification=notification, user=actor)
         _render(notification)
@@ -150,6 +149,8 @@ def notification_create(
             update_fields=["title", "title_template", "body", "data", "updated_at", "source_type", "source_id"]
         )
         _publish(notification, event)
+        if event == "notification.created":
+            unread_changed(user_ids=[recipient.pk])
     return notification
 
 
