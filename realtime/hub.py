@@ -396,10 +396,11 @@ def presence_state(key: str) -> "Snapshot":
     hub = running_hub()
     if hub is not None:
         return asyncio.run_coroutine_threadsafe(hub.presence_snapshot(key), hub.loop).result(timeout=10)
-    if settings.REDIS_URL:
+    url = settings.REDIS_URL
+    if url:
         # No server loop in this process (a management command): a short-lived client.
         async def read() -> "Snapshot":
-            presence = RedisPresence(settings.REDIS_URL, settings.REALTIME_PRESENCE_TTL)
+            presence = RedisPresence(url, settings.REALTIME_PRESENCE_TTL)
             try:
                 handler = registry.handler_for(key)
                 return await presence.snapshot(key, pinned=handler.presence_pinned if handler else ())
