@@ -112,6 +112,8 @@ if REDIS_URL:
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
         }
     }
+    # Counters that must span processes (a share's password attempts, kicks, slow mode).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # The realtime hub uses one layer channel per process, so capacity is per process, not per client.
     CHANNEL_LAYERS = {
