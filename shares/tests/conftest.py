@@ -1,19 +1,14 @@
-"""Fixtures for shares tests: ann's goals and shares, and running on-commit callbacks."""
+"""Fixtures for shares tests: ann's goals and shares, and running on-commit callbacks.
+
+Limits kept in the cache (password attempts, kicks, slow mode) are keyed by share token,
+which no two tests share, so no test sees another's.
+"""
 
 import pytest
-from django.core.cache import cache
 
 from shares import services
 from shares.models import Share
 from shares.tests.factories import GoalFactory
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits():
-    """Password, kick and slow-mode windows live in the cache: no test sees another's."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
