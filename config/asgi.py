@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP goes to Django (/health is answered before it), WebSocket /ws/ to the realtime consumer."""
+"""ASGI entry point: HTTP goes to Django (/health and a tus upload's streaming PATCH are answered
+before it), WebSocket /ws/ to the realtime consumer."""
 
 import os
 
@@ -14,10 +15,12 @@ from django.urls import path  # noqa: E402
 from config.health import HealthEndpoint  # noqa: E402
 from realtime.consumer import RealtimeConsumer  # noqa: E402
 from realtime.middleware import realtime_middleware  # noqa: E402
+from uploads.asgi import TusPatchRoute  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": HealthEndpoint(django_http),
+        # A tus upload's PATCH streams its body to storage (uploads.asgi); Django buffers bodies.
+        "http": HealthEndpoint(TusPatchRoute(django_http)),
         # django.urls.path is typed for views; Channels routes ASGI applications with it.
         "websocket": realtime_middleware(URLRouter([path("ws/", RealtimeConsumer())])),  # type: ignore[arg-type]
     }
