@@ -69,7 +69,9 @@ class Hub:
         self.topics: dict[str, dict[str, Recipient]] = {}
         self.connections: dict[str, Recipient] = {}
         self.presence: LocalPresence | RedisPresence = (
-            RedisPresence(settings.REDIS_URL, settings.REALTIME_PRESENCE_TTL) if settings.REDIS_URL else LocalPresence()
+            RedisPresence(settings.REDIS_URL, settings.REALTIME_PRESENCE_TTL, settings.REALTIME_REDIS_PREFIX)
+            if settings.REDIS_URL
+            else LocalPresence()
         )
         # Presence entries this process owns: (key, member, conn_id) -> member info.
         self.presence_entries: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -380,7 +382,7 @@ def present_members(key: str, members: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     if settings.REDIS_URL:
-        return RedisPresence.present_sync(settings.REDIS_URL, key, wanted)
+        return RedisPresence.present_sync(settings.REDIS_URL, settings.REALTIME_REDIS_PREFIX, key, wanted)
     hub = _hub
     if hub is None or not isinstance(hub.presence, LocalPresence):
         return set()
@@ -400,7 +402,7 @@ def presence_state(key: str) -> "Snapshot":
     if url:
         # No server loop in this process (a management command): a short-lived client.
         async def read() -> "Snapshot":
-            presence = RedisPresence(url, settings.REALTIME_PRESENCE_TTL)
+            presence = RedisPresence(url, settings.REALTIME_PRESENCE_TTL, settings.REALTIME_REDIS_PREFIX)
             try:
                 handler = registry.handler_for(key)
                 return await presence.snapshot(key, pinned=handler.presence_pinned if handler else ())

@@ -192,7 +192,7 @@ _REFRESH = """
 local now = tonumber(redis.call('TIME')[1])
 local expiry = now + tonumber(ARGV[1])
 for i = 2, #ARGV, 3 do
-  local base = 'rt:p:' .. ARGV[i]
+  local base = ARGV[i]
   local conns = base .. ':c:' .. ARGV[i + 1]
   redis.call('ZADD', conns, expiry, ARGV[i + 2])
   redis.call('EXPIRE', conns, ARGV[1] * 2)
@@ -205,7 +205,7 @@ return 1
 class RedisPresence:
     """Presence shared by every server process through Redis; see the module docstring."""
 
-    def __init__(self, url: str, ttl: int) -> None:
+    def __init__(self, url: str, ttl: int, prefix: str = "rt") -> None:
         # A blocking pool: a thousand joins at once wait for a connection instead of
         # failing with MaxConnectionsError (redis-py's default pool raises at its limit).
         pool = aioredis.BlockingConnectionPool.from_url(
@@ -213,15 +213,15 @@ class RedisPresence:
         )
         self.redis = aioredis.Redis(connection_pool=pool)
         self.ttl = ttl
+        self.prefix = prefix
         self._add = self.redis.register_script(_ADD)
         self._remove = self.redis.register_script(_REMOVE)
         self._sweep = self.redis.register_script(_SWEEP)
         self._snapshot = self.redis.register_script(_SNAPSHOT)
         self._refresh = self.redis.register_script(_REFRESH)
 
-    @staticmethod
-    def _base(key: str) -> str:
-        return f"rt:p:{key}"
+    def _base(self, key: str) -> str:
+        return f"{self.prefix}:p:{key}"
 
     async def add(self, key: str, member: str, info: dict[str, Any], conn_id: str, group: str | None = None) -> bool:
         count = await self._add(
@@ -260,7 +260,7 @@ class RedisPresence:
         for start in range(0, len(entries), 500):
             args: list[Any] = [self.ttl]
             for key, member, conn_id in entries[start : start + 500]:
-                args.extend((key, member, conn_id))
+                args.extend((self._base(key), member, conn_id))
             await self._refresh(keys=[], args=args)
 
     async def sweep(self, key: str) -> list[tuple[str, dict[str, Any]]]:
@@ -275,11 +275,11 @@ class RedisPresence:
     _sync_clients: dict[str, redis.Redis] = {}
 
     @classmethod
-    def present_sync(cls, url: str, key: str, members: list[str]) -> set[str]:
+    def present_sync(cls, url: str, prefix: str, key: str, members: list[str]) -> set[str]:
         """The members of `key` with a live entry, read from sync code (services, REST views)."""
         client = cls._sync_clients.get(url)
         if client is None:
             client = cls._sync_clients[url] = redis.Redis.from_url(url, socket_timeout=5)
         now = float(client.time()[0])
-        scores = client.zmscore(f"rt:p:{key}:m", members)
+        scores = client.zmscore(f"{prefix}:p:{key}:m", members)
         return {member for member, score in zip(members, scores, strict=True) if score is not None and score > now}

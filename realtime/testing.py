@@ -42,6 +42,18 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One Redis prefix per test run (server processes it starts inherit it), so runs sharing
+    a Redis never see each other's events or presence (fixed topic and user ids repeat)."""
+    from django.conf import settings
+
+    prefix = os.environ["REALTIME_REDIS_PREFIX"] = f"test{os.getpid()}"
+    settings.REALTIME_REDIS_PREFIX = prefix
+    layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
+    if "prefix" in layer.get("CONFIG", {}):
+        layer["CONFIG"]["prefix"] = f"{prefix}:asgi"
+
+
 async def eventually(condition: Callable[[], bool], timeout: float = 3, what: str = "the condition") -> None:
     """Waits until `condition()` holds (checked every 10 ms), or fails the test after `timeout` s."""
     deadline = time.monotonic() + timeout
@@ -155,14 +167,9 @@ class Client:
 
 
 async def open_client(
-    path: str = "/ws/",
-    *,
-    headers: list[tuple[bytes, bytes]] | None = None,
-    session_user: Any = None,
-    client_address: str | None = None,
+    path: str = "/ws/", *, headers: list[tuple[bytes, bytes]] | None = None, session_user: Any = None
 ) -> Client:
-    """Connects to the project's ASGI application; `session_user` signs in by the session cookie;
-    `client_address` is the client IP the server sees (the scope's `client`), for per-address limits."""
+    """Connects to the project's ASGI application; `session_user` signs in by the session cookie."""
     from channels.db import database_sync_to_async
 
     from config.asgi import application
@@ -172,8 +179,6 @@ async def open_client(
         cookie = await database_sync_to_async(_session_cookie)(session_user)
         headers.append((b"cookie", cookie.encode()))
     communicator = WebsocketCommunicator(application, path, headers=headers)
-    if client_address is not None:
-        communicator.scope["client"] = (client_address, 50000)
     connected, _ = await communicator.connect(timeout=5)
     client = Client(communicator)
     if connected:

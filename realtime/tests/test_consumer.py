@@ -291,10 +291,12 @@ async def test_token_expiry_closes_4401(make_user):
 
     ann = await make_user("ann")
     token = AccessToken.for_user(ann)
-    token.set_exp(lifetime=timedelta(seconds=1))
+    # SimpleJWT truncates `exp` to whole seconds: 2 s gives 1-2 s to live, never less.
+    token.set_exp(lifetime=timedelta(seconds=2))
     client = await open_client(f"/ws/?token={token}")
     assert client.hello["user"]["username"] == "ann"
-    assert await client.close_code(timeout=4) == 4401
+    assert await client.close_code(timeout=5) == 4401
+    assert time.time() >= token["exp"]  # closed at expiry, not before
     await client.disconnect()
 
 
@@ -305,7 +307,7 @@ async def test_fresh_auth_extends_connection(make_user):
 
     ann = await make_user("ann")
     short = AccessToken.for_user(ann)
-    short.set_exp(lifetime=timedelta(seconds=1))
+    short.set_exp(lifetime=timedelta(seconds=2))  # 1-2 s to live (exp is whole seconds)
     client = await open_client(f"/ws/?token={short}")
     assert (await client.request(op="auth", token=token_for(ann)))["ok"]
     # Wait out the first token's lifetime: the connection must outlive it.

@@ -5,6 +5,7 @@ import asyncio
 import uuid
 
 import pytest
+from django.conf import settings
 
 from realtime import presence
 from realtime.presence import RedisPresence
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.asyncio
 
 async def test_a_burst_of_joins_waits_for_connections_instead_of_failing(monkeypatch, redis_url):
     monkeypatch.setattr(presence, "REDIS_POOL_SIZE", 4)
-    backend = RedisPresence(redis_url, ttl=30)
+    backend = RedisPresence(redis_url, ttl=30, prefix=settings.REALTIME_REDIS_PREFIX)
     key = f"test:burst{uuid.uuid4().hex[:8]}"
     try:
         firsts = await asyncio.gather(*(backend.add(key, f"u:{i}", {"id": i}, f"c{i}") for i in range(300)))
@@ -32,7 +33,7 @@ async def keys_left(backend, key: str) -> list[bytes]:
     """The Redis keys of a topic still there (none once everyone left); [] for local presence."""
     if not isinstance(backend, RedisPresence):
         return []
-    return [name async for name in backend.redis.scan_iter(match=f"rt:p:{key}:*")]
+    return [name async for name in backend.redis.scan_iter(match=f"{settings.REALTIME_REDIS_PREFIX}:p:{key}:*")]
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -42,7 +43,7 @@ def backend_factory(request):
     def make():
         if request.param == "local":
             return presence.LocalPresence()
-        return RedisPresence(request.getfixturevalue("redis_url"), ttl=30)
+        return RedisPresence(request.getfixturevalue("redis_url"), ttl=30, prefix=settings.REALTIME_REDIS_PREFIX)
 
     return make
 
@@ -89,7 +90,7 @@ async def test_group_counts_follow_members_not_connections(backend_factory):
 
 
 async def test_a_swept_member_leaves_its_group_count(redis_url):
-    backend = RedisPresence(redis_url, ttl=1)
+    backend = RedisPresence(redis_url, ttl=1, prefix=settings.REALTIME_REDIS_PREFIX)
     key = f"test:sweep{uuid.uuid4().hex[:8]}"
     try:
         await backend.add(key, "u:1", {"id": 1}, "dead-process-conn", "viewer")
@@ -101,3 +102,19 @@ async def test_a_swept_member_leaves_its_group_count(redis_url):
         assert await keys_left(backend, key) == []
     finally:
         await backend.close()
+
+
+async def test_deployments_with_different_prefixes_share_a_redis_without_seeing_each_other(redis_url):
+    ours = RedisPresence(redis_url, ttl=30, prefix="shop-a")
+    theirs = RedisPresence(redis_url, ttl=30, prefix="shop-b")
+    key = f"test:{uuid.uuid4().hex}"
+    try:
+        await ours.add(key, "u:1", {"name": "ann"}, "c1")
+        assert await ours.count(key) == 1
+        assert await theirs.count(key) == 0  # the same topic name, another deployment
+        assert [name async for name in ours.redis.scan_iter(match=f"shop-a:p:{key}*")]
+        assert not [name async for name in ours.redis.scan_iter(match=f"rt:p:{key}*")]
+    finally:
+        await ours.remove(key, "u:1", "c1")
+        await ours.close()
+        await theirs.close()
