@@ -121,6 +121,8 @@ if REDIS_URL:
             },
         }
     }
+    # Counters that must span processes (a share's password attempts, kicks, slow mode).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # The realtime hub uses one layer channel per process, so capacity is per process, not per client.
     CHANNEL_LAYERS = {
@@ -178,6 +180,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field names other apps use too (`kind`).
+    "ENUM_NAME_OVERRIDES": {"NotificationKindEnum": "notifications.models.Kind"},
 }
 
 # Notifications' trigger API: backends that are not Django send this in X-Notifications-Token
@@ -205,6 +209,18 @@ REALTIME_MAX_BUFFERED_BYTES = env.integer("REALTIME_MAX_BUFFERED_BYTES", 4 * 102
 REALTIME_PRESENCE_WINDOW_MS = min(env.integer("REALTIME_PRESENCE_WINDOW_MS", 200, minimum=1), 500)
 # With Redis, a server process's presence entries expire this long after it stops refreshing them.
 REALTIME_PRESENCE_TTL = env.integer("REALTIME_PRESENCE_TTL", 30, minimum=3)
+
+# Uploads (tus 1.0): limits checked when a file is declared and again on every byte.
+MEDIA_ROOT = Path(env.text("MEDIA_ROOT") or BASE_DIR / "media")
+UPLOAD_MAX_FILE_BYTES = env.integer("UPLOAD_MAX_FILE_BYTES", 100 * 1024 * 1024, minimum=1)
+UPLOAD_MAX_FILES = env.integer("UPLOAD_MAX_FILES", 20, minimum=1)
+UPLOAD_MAX_SESSION_BYTES = env.integer("UPLOAD_MAX_SESSION_BYTES", 1024 * 1024 * 1024, minimum=1)
+UPLOAD_ALLOWED_TYPES = env.items(
+    "UPLOAD_ALLOWED_TYPES",
+    ["image/jpeg", "image/png", "image/webp", "image/gif", "image/heic", "video/mp4", "application/pdf"],
+)
+UPLOAD_CATEGORIES = env.items("UPLOAD_CATEGORIES", ["personal", "scenic"])
+UPLOAD_SESSION_TTL = env.integer("UPLOAD_SESSION_TTL", 86400, minimum=60)
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.flag("SECURE_SSL_REDIRECT", True)

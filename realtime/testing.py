@@ -167,9 +167,14 @@ class Client:
 
 
 async def open_client(
-    path: str = "/ws/", *, headers: list[tuple[bytes, bytes]] | None = None, session_user: Any = None
+    path: str = "/ws/",
+    *,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    session_user: Any = None,
+    client_address: str | None = None,
 ) -> Client:
-    """Connects to the project's ASGI application; `session_user` signs in by the session cookie."""
+    """Connects to the project's ASGI application; `session_user` signs in by the session cookie;
+    `client_address` is the client IP the server sees (the scope's `client`), for per-address limits."""
     from channels.db import database_sync_to_async
 
     from config.asgi import application
@@ -179,6 +184,8 @@ async def open_client(
         cookie = await database_sync_to_async(_session_cookie)(session_user)
         headers.append((b"cookie", cookie.encode()))
     communicator = WebsocketCommunicator(application, path, headers=headers)
+    if client_address is not None:
+        communicator.scope["client"] = (client_address, 50000)
     connected, _ = await communicator.connect(timeout=5)
     client = Client(communicator)
     if connected:
