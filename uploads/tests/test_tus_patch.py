@@ -1,15 +1,17 @@
 """The streaming tus PATCH through the real ASGI application (uploads.asgi), and the
 `upload:<id>` topic it feeds."""
 
+import asyncio
 import base64
 import hashlib
+import time
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 
 from accounts.tests.factories import UserFactory
-from realtime.testing import eventually
+from realtime.testing import Client, eventually, open_client, token_for
 from uploads import services, storage
 from uploads.models import FileStatus, SessionStatus, UploadFile, UploadSession
 from uploads.tests.conftest import TUS, auth_headers, jpeg_bytes, patch_headers, pdf_bytes, png_bytes, tus_request
@@ -172,3 +174,111 @@ async def test_two_patches_at_the_same_offset_one_gets_409():
     assert start["status"] == 204
     await slow.receive_output(10)
     assert (await run(fresh, file)).status == FileStatus.COMPLETED
+
+
+# -- the upload:<id> topic ---------------------------------------------------------
+
+
+def polled(user: Any, session: UploadSession) -> dict[str, Any]:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+    response = client.get(f"/api/uploads/sessions/{session.pk}/progress/")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+async def watcher(user: Any, session: UploadSession) -> tuple[Client, dict[str, Any]]:
+    client = await open_client(f"/ws/?token={token_for(user)}")
+    reply = await client.join(f"upload:{session.pk}")
+    assert reply["ok"], reply
+    return client, reply["payload"]
+
+
+async def until(client: Client, check: Any, timeout: float = 5) -> dict[str, Any]:
+    """The first event (any name) whose payload passes `check`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = await client.next_event(timeout=max(0.1, deadline - time.monotonic()))
+        if check(frame["event"], frame["payload"]):
+            return dict(frame["payload"])
+
+
+async def test_join_is_for_the_owner_only():
+    ann, ben = await run(make_user, "ann"), await run(make_user, "ben")
+    session = await run(open_session, ann, ("a.pdf", pdf_bytes(), "application/pdf"))
+    other = await open_client(f"/ws/?token={token_for(ben)}")
+    refused = await other.join(f"upload:{session.pk}")
+    assert refused["error"]["code"] == "not_found"
+    missing = await other.join("upload:999999")
+    assert missing["error"]["code"] == "not_found"
+    anonymous = await open_client("/ws/")
+    assert (await anonymous.join(f"upload:{session.pk}"))["error"]["code"] == "unauthorized"
+    owner, reply = await watcher(ann, session)
+    assert reply == await run(polled, ann, session)
+    for client in (other, anonymous, owner):
+        await client.disconnect()
+
+
+async def test_progress_over_the_topic_and_over_polling_agree_at_every_step():
+    ann = await run(make_user, "ann")
+    photo, document = png_bytes(120, 90), pdf_bytes(4000)
+    session = await run(open_session, ann, ("p.png", photo, "image/png"), ("d.pdf", document, "application/pdf"))
+    first, second = await run(files_of, session)
+    client, reply = await watcher(ann, session)
+    assert reply["status"] == "pending" and reply["bytes_received"] == 0
+
+    steps = [(first, 0, photo[:500]), (first, 500, photo[500:]), (second, 0, document[:1000])]
+    for file, offset, chunk in steps:
+        assert (await patch(ann, file, offset, [chunk])).status == 204
+        expected = offset + len(chunk) + (len(photo) if file == second else 0)
+        pushed = await until(client, lambda event, p, expected=expected: p["bytes_received"] == expected)
+        assert pushed == await run(polled, ann, session)
+    assert pushed["status"] == "uploading"
+    assert pushed["completed_files"] == 1
+    assert pushed["files"][0]["progress"] == 100 and pushed["files"][0]["status"] == "completed"
+    share = 1000 * 100 // len(document)
+    assert pushed["current_file"] == {"id": second.pk, "name": "d.pdf", "progress": share, "status": "uploading"}
+
+    assert (await patch(ann, second, 1000, [document[1000:]])).status == 204
+    finished = await until(client, lambda event, p: event == "completed")
+    assert finished == await run(polled, ann, session)
+    assert (finished["status"], finished["total_progress"], finished["completed_files"]) == ("completed", 100, 2)
+    assert finished["finished_at"] and finished["started_at"]
+    await client.disconnect()
+
+
+async def test_progress_events_are_at_most_ten_per_second_and_the_last_state_arrives():
+    ann = await run(make_user, "ann")
+    content = pdf_bytes(400_000)
+    session = await run(open_session, ann, ("big.pdf", content, "application/pdf"))
+    (file,) = await run(files_of, session)
+    client, _ = await watcher(ann, session)
+    step = 2048
+    arrivals: list[tuple[float, dict[str, Any]]] = []
+
+    async def watch() -> None:
+        while not arrivals or arrivals[-1][1]["event"] != "completed":
+            frame = await client.next_event(timeout=10)
+            arrivals.append((time.monotonic(), frame))
+
+    watching = asyncio.create_task(watch())
+    started = time.monotonic()
+    for offset in range(0, len(content), step):
+        response = await patch(ann, file, offset, [content[offset : offset + step]])
+        assert response.status == 204
+    elapsed = time.monotonic() - started
+    await asyncio.wait_for(watching, 10)
+
+    progress = [at for at, frame in arrivals if frame["event"] == "progress"]
+    writes = -(-len(content) // step)
+    assert writes > 150 and elapsed > 1  # many more writes than the bound allows events
+    assert 5 <= len(progress) <= 10 * elapsed + 1, (len(progress), elapsed)
+    # No eleven events within one second (a little slack for the reader's own scheduling).
+    assert all(later - earlier > 0.9 for earlier, later in zip(progress, progress[10:], strict=False))
+    received = [frame["payload"]["bytes_received"] for _, frame in arrivals]
+    assert received == sorted(received)
+    last = arrivals[-1][1]["payload"]
+    assert (last["status"], last["total_progress"], last["bytes_received"]) == ("completed", 100, len(content))
+    await client.disconnect()

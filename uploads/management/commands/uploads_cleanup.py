@@ -1,0 +1,18 @@
+"""Expires upload sessions past UPLOAD_SESSION_TTL; safe to run from cron or a systemd timer."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from uploads.services import sessions_expire_due
+
+
+class Command(BaseCommand):
+    help = (
+        'Mark unfinished upload sessions past their expiry failed ("Expired.") and delete their partial '
+        "data; completed files stay."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        expired = sessions_expire_due()
+        self.stdout.write(f"Expired {expired} upload sessions.")
