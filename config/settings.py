@@ -122,7 +122,13 @@ if REDIS_URL:
         }
     }
     # Counters that must span processes (a share's password attempts, kicks, slow mode).
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REALTIME_REDIS_PREFIX,
+        }
+    }
 else:
     # The realtime hub uses one layer channel per process, so capacity is per process, not per client.
     CHANNEL_LAYERS = {

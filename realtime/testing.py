@@ -52,6 +52,9 @@ def pytest_configure(config: pytest.Config) -> None:
     layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
     if "prefix" in layer.get("CONFIG", {}):
         layer["CONFIG"]["prefix"] = f"{prefix}:asgi"
+    cache: dict[str, Any] = settings.CACHES["default"]
+    if "KEY_PREFIX" in cache:
+        cache["KEY_PREFIX"] = prefix
 
 
 async def eventually(condition: Callable[[], bool], timeout: float = 3, what: str = "the condition") -> None:
