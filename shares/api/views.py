@@ -47,7 +47,8 @@ WRONG_PASSWORD = OpenApiResponse(
     ErrorSerializer, description="Missing or wrong X-Share-Password, or removed by the owner in the last 10 minutes."
 )
 TOO_MANY = OpenApiResponse(
-    ErrorSerializer, description="5 wrong passwords from your address in 10 minutes, or slow mode; see Retry-After."
+    ErrorSerializer,
+    description="5 wrong passwords from your address in 10 minutes, or slow mode; `retry_after` says how long to wait.",
 )
 PASSWORD_HEADER = OpenApiParameter(
     "X-Share-Password", str, OpenApiParameter.HEADER, required=False, description="The password of a password share."
