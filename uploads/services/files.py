@@ -72,14 +72,21 @@ def file_create(*, user: User, session_id: int, name: str, size: int, content_ty
     """Adds a file to the user's open session (tus creation), under the same limits as
     session_create: TooLarge (413) over a size limit, Invalid (400) for a forbidden type or
     one file too many, NotFound for a session that is missing or someone else's, Gone when
-    the session is no longer open.
+    the session was cancelled or expired. A finished session is reopened (tus clients that
+    create their uploads one at a time add each after the previous one finished).
     """
     declared = check_file(name=name, size=size, content_type=content_type, field="Upload-Metadata")
     with transaction.atomic():
         session = locked_session(session_id)
         if session.owner_id != user.pk:
             raise NotFound("No such upload session.")
-        _check_open(session)
+        if session.status == SessionStatus.CANCELLED or session.expires_at <= timezone.now():
+            _check_open(session)
+        if session.is_finished:
+            # Clients that create their uploads one by one add the next after the last finished.
+            session.finished_at = None
+            session.message = ""
+            session.save(update_fields=["finished_at", "message"])
         files = list(session.files.values_list("size", "status"))
         kept = [each for each, status in files if status not in (FileStatus.FAILED, FileStatus.CANCELLED)]
         check_totals(count=len(files) + 1, total=sum(kept) + size, name=name, field="Upload-Metadata")
