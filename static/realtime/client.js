@@ -259,6 +259,7 @@ export class RealtimeClient {
     // Bumped by connect()/close() so an attempt still awaiting its token
     // function knows it was superseded.
     this._gen = 0;
+    this._openingGen = null;
     this._reconnectTimer = null;
     // Next token fetch must bypass the app's cache (after a 4401).
     this._force = false;
@@ -362,22 +363,35 @@ export class RealtimeClient {
 
   /**
    * Replace the token (string or function). On an open connection the new
-   * identity is applied at once with an `auth` frame. To drop an identity
-   * (logout), set null and call connect().
+   * identity is applied at once with an `auth` frame (another user: every
+   * topic is re-joined as that user); a connection still being set up starts
+   * over with it. To drop an identity (logout), set null and call connect().
    * @param {ClientOptions['token']} token
    */
   async setToken(token) {
     this._token = token ?? null;
     const conn = this._conn;
-    if (!conn || !conn.ready) return;
+    if (conn ? !conn.ready : this._openingGen === this._gen) {
+      // An attempt under way would still authenticate with the old token (or
+      // none): start it over with the new one, keeping the backoff state.
+      this._gen++;
+      if (conn) this._teardown(this._dropConn(CLOSE.NORMAL, 'token changed'), CLOSE.NORMAL);
+      this._open();
+      return;
+    }
+    if (!conn) return; // the next connection uses it
     const t = typeof token === 'function' ? await token({ force: false }) : token;
     if (t && conn === this._conn && !conn.lost) this._sendAuth(conn, t, false);
   }
 
   _open() {
     const gen = this._gen;
+    // Until a socket exists: setToken() must restart an attempt still
+    // awaiting the old token function.
+    this._openingGen = gen;
     const start = (token) => {
       if (gen !== this._gen) return;
+      this._openingGen = null;
       let ws;
       try {
         ws = new this._WS(this.url);
@@ -409,6 +423,7 @@ export class RealtimeClient {
         },
         (err) => {
           if (gen !== this._gen) return;
+          this._openingGen = null;
           // Possibly just offline; retry with backoff, still forcing if we were.
           console.error('[realtime] token function failed:', err);
           this._afterClose(CLOSE.ABNORMAL, 'token unavailable');
@@ -763,12 +778,14 @@ export class RealtimeClient {
   _onAuthReply(conn, entry, frame, ok) {
     if (ok) {
       conn.token = entry.token;
+      const before = this.user;
       const p = frame.payload;
       this.user = p && typeof p === 'object' && 'user' in p ? p.user : (p ?? null);
       this._emit('auth', this.user);
       if (conn.lost) return;
       this._scheduleRefresh(conn);
       if (!conn.ready) this._ready(conn);
+      else if (before && before.id !== this.user?.id) this._rejoinAll(conn);
       return;
     }
     if (!conn.ready) {
@@ -781,6 +798,24 @@ export class RealtimeClient {
     // A refresh was refused; the old identity holds until it expires.
     this._emit('error', { op: OP.ERROR, error: frame.error });
     if (!entry.forced && typeof this._token === 'function') this._refresh(conn, true);
+  }
+
+  /**
+   * Another user on an open connection: the server left every topic of the
+   * previous one without telling (protocol section 8, `auth` reply). Join
+   * them again as the new user, resuming from the last seq; sends wait for
+   * the re-join, a refused one is reported as `join_error`. Joins still in
+   * flight were written after the auth frame and are answered for the new user.
+   */
+  _rejoinAll(conn) {
+    for (const rec of [...this._topics.values()]) {
+      if (conn !== this._conn) return; // a callback closed or restarted
+      if (this._topics.get(rec.topic) !== rec || rec.conn !== conn || rec.status !== 'joined') continue;
+      rec.conn = null;
+      rec.held = [];
+      rec.gapFrom = null;
+      this._sendJoin(rec);
+    }
   }
 
   _scheduleRefresh(conn) {

@@ -210,6 +210,33 @@ describe('connection and backoff', () => {
     env.clock.tick(500);
     assert.equal(env.sockets.length, 2);
   });
+
+  test('a WebSocket constructor that throws is logged and retried with backoff; queued joins go out once a socket opens', async (t) => {
+    const logged = t.mock.method(console, 'error', () => {});
+    const env = setup();
+    env.WS.refuse = 2;
+    const p = env.client.join('chat:1', { a: 1 });
+    env.client.connect(); // must not throw into the app
+    assert.equal(env.sockets.length, 0);
+    assert.equal(env.client.state, 'reconnecting');
+    assert.deepEqual(env.closes, [{ code: 1006, reason: 'connect failed', reconnect: true, delay: 500 }]);
+    env.clock.tick(500);
+    assert.equal(env.sockets.length, 0);
+    assert.deepEqual(env.closes.map((c) => c.delay), [500, 1000], 'the backoff grows as for a failed socket');
+    env.clock.tick(999);
+    assert.equal(env.sockets.length, 0);
+    env.clock.tick(1);
+    assert.equal(env.sockets.length, 1);
+    env.ws.serverOpen();
+    assert.deepEqual(env.states, ['connecting', 'reconnecting', 'open']);
+    const join = env.ws.last('join');
+    assert.deepEqual(join.params, { a: 1 });
+    env.ws.reply(join, { ok: 1 });
+    assert.deepEqual(await resolved(p), { ok: 1 });
+    assert.equal(logged.mock.callCount(), 2);
+    assert.match(String(logged.mock.calls[0].arguments[0]), /cannot open socket/);
+    assert.equal(logged.mock.calls[0].arguments[1].name, 'SecurityError');
+  });
 });
 
 describe('heartbeat', () => {
@@ -297,6 +324,31 @@ describe('online / offline', () => {
     assert.equal(env.sockets.length, 1, 'no backoff retries while offline');
     env.net.dispatchEvent(new Event('online'));
     assert.equal(env.sockets.length, 2);
+  });
+
+  test('while offline every retry waits exactly the cap, never longer; online resumes the normal backoff', () => {
+    const env = setup({ backoff: { base: 1000, cap: 8000 } });
+    connectOpen(env);
+    env.net.dispatchEvent(new Event('offline'));
+    for (let i = 0; i < 5; i++) {
+      const n = env.sockets.length;
+      env.clock.tick(7999);
+      assert.equal(env.sockets.length, n, `retry ${i + 1}: nothing before the cap`);
+      env.clock.tick(1);
+      assert.equal(env.sockets.length, n + 1, `retry ${i + 1}: a retry at the cap, in case 'online' never comes`);
+      env.ws.serverClose(1006); // still no network
+    }
+    // Not the jittered backoff (500, 1000, 2000, 4000, 4000 here): the cap, flat.
+    assert.deepEqual(env.closes.map((c) => c.delay), [8000, 8000, 8000, 8000, 8000, 8000]);
+    assert.deepEqual(env.closes.map((c) => c.reason), ['offline', '', '', '', '', '']);
+    assert.equal(env.client.state, 'reconnecting');
+    env.net.dispatchEvent(new Event('online'));
+    assert.equal(env.sockets.length, 7, 'online retries at once');
+    env.ws.serverClose(1006);
+    assert.equal(env.closes.at(-1).delay, 500, 'offline retries did not grow the backoff');
+    env.clock.tick(500);
+    env.ws.serverOpen();
+    assert.equal(env.client.state, 'open');
   });
 
   test('close() stops listening to the network', () => {
@@ -551,6 +603,146 @@ describe('join, resume and reset', () => {
     assert.deepEqual(errors, ['forbidden']);
     assert.deepEqual(reported, ['chat:1']);
     assert.equal((await rejected(env.client.send('chat:1', 'message.create', { body: 'x' }))).code, 'not_joined');
+  });
+
+  test('a re-join answered rate_limited is retried on the same socket after retry_after; nothing is lost or reported', async () => {
+    const env = setup();
+    connectOpen(env);
+    const r = recorder();
+    const errors = [];
+    const reported = [];
+    env.client.on('join_error', (e) => reported.push(e.topic));
+    await joined(env, 'chat:1', { x: 1 }, { ...r, onError: (e) => errors.push(e.code) });
+    for (let s = 1; s <= 3; s++) env.ws.receive(ev('chat:1', s));
+    dropAndReconnect(env);
+    env.ws.serverOpen();
+    const sent = env.client.send('chat:1', 'message.create', { body: 'a' });
+    env.ws.replyError(env.ws.last('join'), 'rate_limited', { retry_after: 2.5 });
+    env.clock.tick(2499);
+    assert.equal(env.ws.frames('join').length, 1, 'waits retry_after (2.5 s), not the 1 s base');
+    env.clock.tick(1);
+    const retry = env.ws.last('join');
+    assert.equal(env.ws.frames('join').length, 2);
+    assert.deepEqual(retry.params, { x: 1, since: 3 }, 'the retry resumes from the last seq');
+    assert.equal(env.ws.frames('send').length, 0, 'the send waits for the re-join');
+    env.ws.reply(retry, { missed: [ev('chat:1', 4)], reset: false });
+    assert.deepEqual(r.got, [1, 2, 3, 4]);
+    assert.deepEqual(r.joins, [
+      { rejoin: false, reset: false },
+      { rejoin: true, reset: false },
+    ]);
+    env.ws.reply(env.ws.last('send'), { message: { id: 1 } });
+    assert.deepEqual(await resolved(sent), { message: { id: 1 } });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(reported, []);
+    assert.equal(env.sockets.length, 2, 'no reconnect');
+    assert.equal(env.client.state, 'open');
+  });
+
+  test('a re-join answered server_error is retried after backoff.base, again if need be; a drop cancels the pending retry', async () => {
+    const env = setup({ backoff: { base: 700, cap: 30000 } });
+    connectOpen(env);
+    const r = recorder();
+    const reported = [];
+    env.client.on('join_error', (e) => reported.push(e.topic));
+    await joined(env, 'chat:1', {}, r);
+    env.ws.receive(ev('chat:1', 1));
+    dropAndReconnect(env);
+    env.ws.serverOpen();
+    env.ws.replyError(env.ws.last('join'), 'server_error');
+    env.clock.tick(699);
+    assert.equal(env.ws.frames('join').length, 1);
+    env.clock.tick(1);
+    assert.equal(env.ws.frames('join').length, 2);
+    assert.deepEqual(env.ws.last('join').params, { since: 1 });
+    env.ws.replyError(env.ws.last('join'), 'server_error'); // still failing: try again
+    env.clock.tick(700);
+    assert.equal(env.ws.frames('join').length, 3);
+    env.ws.replyError(env.ws.last('join'), 'server_error');
+    env.clock.tick(300);
+    // The socket drops while the next retry is pending: the new connection
+    // re-joins once, and the old connection's retry never fires.
+    dropAndReconnect(env);
+    env.ws.serverOpen();
+    assert.equal(env.ws.frames('join').length, 1);
+    env.clock.tick(5000);
+    assert.equal(env.ws.frames('join').length, 1, 'no stray retry from the old connection');
+    env.ws.reply(env.ws.last('join'), { missed: [ev('chat:1', 2)], reset: false });
+    assert.deepEqual(r.got, [1, 2]);
+    assert.deepEqual(reported, []);
+  });
+
+  test("a join reply's seq anchors the stream: the resume since starts there before any live event", async () => {
+    const env = setup();
+    connectOpen(env);
+    const r = recorder();
+    const p = env.client.join('chat:1', {}, r);
+    const first = env.ws.last('join');
+    assert.deepEqual(first.params, {});
+    env.ws.replyJoin(first, { seq: 42, channel: { id: 1 } });
+    assert.equal((await resolved(p)).seq, 42);
+    dropAndReconnect(env); // before any live event
+    env.ws.serverOpen();
+    const rejoin = env.ws.last('join');
+    assert.deepEqual(rejoin.params, { since: 42 });
+    // The re-join's head is past its missed events: they are still delivered.
+    env.ws.replyJoin(rejoin, { seq: 44, missed: [ev('chat:1', 43), ev('chat:1', 44)] });
+    assert.deepEqual(r.got, [43, 44]);
+    assert.deepEqual(r.joins, [
+      { rejoin: false, reset: false },
+      { rejoin: true, reset: false },
+    ]);
+    dropAndReconnect(env);
+    env.ws.serverOpen();
+    assert.deepEqual(env.ws.last('join').params, { since: 44 });
+  });
+
+  test("with the reply's seq, a first live event past it is a gap to fill, not a new anchor", async () => {
+    const env = setup();
+    connectOpen(env);
+    const r = recorder();
+    const p = env.client.join('chat:1', {}, r);
+    env.ws.replyJoin(env.ws.last('join'), { seq: 42 });
+    await resolved(p);
+    env.ws.receive(ev('chat:1', 42)); // already in the reply's state
+    env.ws.receive(ev('chat:1', 44)); // 43 was lost
+    assert.deepEqual(r.got, []);
+    const fill = env.ws.last('join');
+    assert.equal(env.ws.frames('join').length, 2);
+    assert.deepEqual(fill.params, { since: 42 });
+    env.ws.replyJoin(fill, { seq: 44, missed: [ev('chat:1', 43), ev('chat:1', 44)] });
+    assert.deepEqual(r.got, [43, 44]);
+    env.ws.receive(ev('chat:1', 45));
+    assert.deepEqual(r.got, [43, 44, 45]);
+  });
+
+  test("reset: true with seq: tracking restarts from the reply's seq, not from the old position or the next live event", async () => {
+    const env = setup();
+    connectOpen(env);
+    const r = recorder();
+    await joined(env, 'chat:1', { since: 3 }, r); // the app's cached position
+    for (let s = 4; s <= 5; s++) env.ws.receive(ev('chat:1', s));
+    dropAndReconnect(env);
+    env.ws.serverOpen();
+    const rejoin = env.ws.last('join');
+    assert.deepEqual(rejoin.params, { since: 5 });
+    env.ws.replyJoin(rejoin, { seq: 900, reset: true });
+    assert.deepEqual(r.joins.at(-1), { rejoin: true, reset: true });
+    env.ws.receive(ev('chat:1', 900)); // part of the state the app reloads
+    env.ws.receive(ev('chat:1', 902)); // 901 lost: a gap from 900
+    assert.deepEqual(r.got, [4, 5]);
+    const fill = env.ws.last('join');
+    assert.deepEqual(fill.params, { since: 900 });
+    env.ws.replyJoin(fill, { seq: 902, missed: [ev('chat:1', 901), ev('chat:1', 902)] });
+    assert.deepEqual(r.got, [4, 5, 901, 902]);
+    // A reset with no live event after it: the next resume starts at its seq.
+    dropAndReconnect(env);
+    env.ws.serverOpen();
+    assert.deepEqual(env.ws.last('join').params, { since: 902 });
+    env.ws.replyJoin(env.ws.last('join'), { seq: 1500, reset: true });
+    dropAndReconnect(env);
+    env.ws.serverOpen();
+    assert.deepEqual(env.ws.last('join').params, { since: 1500 });
   });
 
   test('leave forgets the topic: no re-join after reconnect; a pending leave is rejected on drop', async () => {
@@ -893,6 +1085,296 @@ describe('authentication', () => {
     await flush();
     assert.deepEqual(calls, [false, false, true]);
     assert.equal(env.ws.last('auth').token, fresh);
+  });
+});
+
+describe('authentication: setToken', () => {
+  test('setToken before connecting or while reconnecting: the next connection authenticates with it', async () => {
+    const env = setup({ token: 'old' });
+    await env.client.setToken('new');
+    env.client.connect();
+    env.ws.serverOpen();
+    assert.deepEqual(env.ws.sent, [{ op: 'auth', ref: '1', token: 'new' }]);
+    env.ws.reply(env.ws.last('auth'), { user: { id: 7 } });
+    env.ws.serverClose(1006);
+    const calls = [];
+    await env.client.setToken(async ({ force }) => (calls.push(force), 'from-fn'));
+    env.clock.tick(env.closes.at(-1).delay);
+    await flush();
+    assert.deepEqual(calls, [false]);
+    env.ws.serverOpen();
+    assert.deepEqual(env.ws.sent, [{ op: 'auth', ref: '1', token: 'from-fn' }]);
+  });
+
+  test('setToken on an open connection sends auth on the same socket; the same user keeps every topic', async () => {
+    const env = setup({ token: 'ann-1' });
+    const authed = [];
+    env.client.on('auth', (u) => authed.push(u));
+    env.client.connect();
+    env.ws.serverOpen();
+    env.ws.reply(env.ws.last('auth'), { user: { id: 7, username: 'ann' } });
+    const r = recorder();
+    await joined(env, 'chat:1', {}, r);
+    env.ws.receive(ev('chat:1', 1));
+
+    await env.client.setToken('ann-2');
+    assert.deepEqual(env.ws.last('auth'), { op: 'auth', ref: '3', token: 'ann-2' });
+    env.ws.reply(env.ws.last('auth'), { user: { id: 7, username: 'ann' } });
+    const calls = [];
+    await env.client.setToken(async ({ force }) => (calls.push(force), 'ann-3'));
+    assert.deepEqual(calls, [false]);
+    assert.equal(env.ws.last('auth').token, 'ann-3');
+    env.ws.reply(env.ws.last('auth'), { user: { id: 7, username: 'ann' } });
+
+    assert.deepEqual(authed, [{ id: 7, username: 'ann' }, { id: 7, username: 'ann' }, { id: 7, username: 'ann' }]);
+    assert.equal(env.sockets.length, 1, 'no reconnect');
+    assert.equal(env.ws.closed, null);
+    assert.equal(env.ws.frames('join').length, 1, 'a fresh token for the same user needs no re-join');
+    env.ws.receive(ev('chat:1', 2));
+    assert.deepEqual(r.got, [1, 2]);
+    // A reconnect uses the last token set.
+    env.ws.serverClose(1006);
+    env.clock.tick(env.closes.at(-1).delay);
+    await flush();
+    assert.deepEqual(calls, [false, false]);
+    env.ws.serverOpen();
+    assert.equal(env.ws.last('auth').token, 'ann-3');
+  });
+
+  test('setToken(null) on an open connection sends nothing; connect() then drops the identity', async () => {
+    const env = setup({ token: 'ann' });
+    env.client.connect();
+    env.ws.serverOpen();
+    env.ws.reply(env.ws.last('auth'), { user: { id: 7 } });
+    await env.client.setToken(null);
+    assert.equal(env.ws.frames('auth').length, 1);
+    assert.deepEqual(env.client.user, { id: 7 });
+    env.client.connect();
+    env.ws.serverOpen();
+    assert.equal(env.ws.frames('auth').length, 0);
+    assert.equal(env.client.state, 'open');
+    assert.equal(env.client.user, null);
+  });
+
+  test('setToken while connecting: that connection authenticates with the new token', async () => {
+    // Socket created, no hello yet (e.g. the app restores a login right after `new`).
+    const env = setup();
+    env.client.connect();
+    await env.client.setToken('bob');
+    env.ws.serverOpen();
+    assert.deepEqual(env.ws.sent, [{ op: 'auth', ref: '1', token: 'bob' }]);
+    env.ws.reply(env.ws.last('auth'), { user: { id: 8 } });
+    assert.equal(env.client.state, 'open');
+    assert.deepEqual(env.client.user, { id: 8 });
+
+    // Hello received, the old token's auth still unanswered.
+    const env2 = setup({ token: 'ann' });
+    env2.client.connect();
+    env2.ws.serverOpen();
+    assert.equal(env2.ws.last('auth').token, 'ann');
+    await env2.client.setToken('bob');
+    env2.ws.serverOpen();
+    assert.equal(env2.ws.last('auth').token, 'bob');
+
+    // A token function still being awaited when the token is replaced.
+    let release;
+    const env3 = setup({ token: () => new Promise((resolve) => (release = resolve)) });
+    env3.client.connect();
+    await flush();
+    await env3.client.setToken('bob');
+    release('ann');
+    await flush();
+    env3.ws.serverOpen();
+    assert.deepEqual(env3.ws.frames('auth').map((f) => f.token), ['bob']);
+  });
+
+  test('setToken to another user on an open connection: the topics are joined again as that user, refused ones reported', async () => {
+    const env = setup({ token: 'ann' });
+    env.client.connect();
+    env.ws.serverOpen();
+    env.ws.reply(env.ws.last('auth'), { user: { id: 7, username: 'ann' } });
+    const r = recorder();
+    const errors = [];
+    const reported = [];
+    env.client.on('join_error', (e) => reported.push(e.topic));
+    await joined(env, 'chat:1', { x: 1 }, r);
+    await joined(env, 'chat:2', {}, { onError: (e) => errors.push(e.code) });
+    env.ws.receive(ev('chat:1', 1));
+
+    await env.client.setToken('bob');
+    const auth = env.ws.last('auth');
+    assert.equal(auth.token, 'bob');
+    assert.equal(env.ws.frames('join').length, 2);
+    // The server leaves every topic of the previous user without an event
+    // (docs/protocol.md section 8, `auth` reply); the client must re-join.
+    env.ws.reply(auth, { user: { id: 8, username: 'bob' } });
+    assert.deepEqual(env.client.user, { id: 8, username: 'bob' });
+    const rejoins = env.ws.frames('join').slice(2);
+    assert.deepEqual(rejoins.map((f) => [f.topic, f.params]), [['chat:1', { x: 1, since: 1 }], ['chat:2', {}]]);
+    const sent = env.client.send('chat:1', 'message.create', { body: 'as bob' });
+    assert.equal(env.ws.frames('send').length, 0, 'sends wait for the re-join');
+    env.ws.reply(rejoins[0], { missed: [ev('chat:1', 2)], reset: false });
+    assert.deepEqual(r.got, [1, 2]);
+    assert.deepEqual(r.joins.at(-1), { rejoin: true, reset: false });
+    env.ws.reply(env.ws.last('send'), { message: { id: 3 } });
+    await resolved(sent);
+    env.ws.replyError(rejoins[1], 'forbidden');
+    assert.deepEqual(errors, ['forbidden']);
+    assert.deepEqual(reported, ['chat:2']);
+    assert.equal(env.sockets.length, 1);
+  });
+});
+
+describe('authentication: failures', () => {
+  for (const kind of ['throws', 'returns a rejected promise']) {
+    test(`a token function that ${kind}: logged, no socket, retried with backoff, then connects`, async (t) => {
+      const logged = t.mock.method(console, 'error', () => {});
+      const calls = [];
+      const token = ({ force }) => {
+        calls.push(force);
+        if (calls.length > 2) return 'good';
+        const err = new Error('token endpoint down');
+        if (kind === 'throws') throw err;
+        return Promise.reject(err);
+      };
+      const env = setup({ token });
+      env.client.connect();
+      await flush();
+      assert.deepEqual(calls, [false]);
+      assert.equal(env.sockets.length, 0, 'no socket without a token');
+      assert.equal(env.client.state, 'reconnecting');
+      assert.deepEqual(env.closes, [{ code: 1006, reason: 'token unavailable', reconnect: true, delay: 500 }]);
+      env.clock.tick(500);
+      await flush();
+      assert.deepEqual(calls, [false, false]);
+      assert.equal(env.closes.at(-1).delay, 1000);
+      env.clock.tick(999);
+      await flush();
+      assert.equal(calls.length, 2);
+      env.clock.tick(1);
+      await flush();
+      assert.deepEqual(calls, [false, false, false]);
+      assert.equal(env.sockets.length, 1);
+      env.ws.serverOpen();
+      assert.deepEqual(env.ws.sent, [{ op: 'auth', ref: '1', token: 'good' }]);
+      env.ws.reply(env.ws.last('auth'), { user: { id: 7 } });
+      assert.equal(env.client.state, 'open');
+      assert.equal(logged.mock.callCount(), 2);
+      assert.match(String(logged.mock.calls[0].arguments[0]), /token function failed/);
+    });
+  }
+
+  test('after a 4401, a token function that rejects is asked with force again on the next attempt', async (t) => {
+    t.mock.method(console, 'error', () => {});
+    const calls = [];
+    const token = async ({ force }) => {
+      calls.push(force);
+      if (calls.length === 2) throw new Error('refresh endpoint down');
+      return force ? 'fresh' : 'stale';
+    };
+    const env = setup({ token });
+    env.client.connect();
+    await flush();
+    env.ws.serverOpen();
+    env.ws.reply(env.ws.last('auth'), { user: { id: 7 } });
+    env.ws.serverClose(4401);
+    env.clock.tick(0);
+    await flush();
+    assert.deepEqual(calls, [false, true]);
+    assert.equal(env.sockets.length, 1);
+    assert.equal(env.closes.at(-1).reason, 'token unavailable');
+    env.clock.tick(env.closes.at(-1).delay);
+    await flush();
+    assert.deepEqual(calls, [false, true, true]);
+    env.ws.serverOpen();
+    assert.equal(env.ws.last('auth').token, 'fresh');
+  });
+
+  test('a token function that rejects during a refresh leaves the connection open; the 4401 at expiry forces a new token', async (t) => {
+    const logged = t.mock.method(console, 'error', () => {});
+    const nowS = 1_700_000_000;
+    const calls = [];
+    const token = async ({ force }) => {
+      calls.push(force);
+      if (calls.length === 2) throw new Error('refresh endpoint down');
+      return jwt({ exp: nowS + 300 * calls.length, n: calls.length });
+    };
+    const env = setup({ token });
+    env.client.connect();
+    await flush();
+    env.ws.serverOpen({ heartbeat: 0 });
+    env.ws.reply(env.ws.last('auth'), { user: { id: 7 } });
+    env.clock.tick(270_000);
+    await flush();
+    assert.deepEqual(calls, [false, false]);
+    assert.match(String(logged.mock.calls.at(-1).arguments[0]), /token refresh failed/);
+    assert.equal(env.ws.frames('auth').length, 1, 'nothing to send');
+    assert.equal(env.client.state, 'open');
+    assert.equal(env.ws.closed, null);
+    env.clock.tick(29_999);
+    await flush();
+    assert.equal(calls.length, 2, 'no retry loop before expiry');
+    env.ws.serverClose(4401); // the server at expiry
+    env.clock.tick(0);
+    await flush();
+    assert.deepEqual(calls, [false, false, true]);
+    env.ws.serverOpen({ heartbeat: 0 });
+    assert.equal(env.ws.last('auth').token, jwt({ exp: nowS + 900, n: 3 }));
+  });
+
+  test('a refused refresh on an open connection: error event, one forced retry, the connection and identity stay', async () => {
+    const nowS = 1_700_000_000;
+    const calls = [];
+    const tokens = [1, 2, 3, 4].map((n) => jwt({ exp: nowS + 300 * n, n }));
+    const env = setup({ token: async ({ force }) => (calls.push(force), tokens[calls.length - 1]) });
+    const errors = [];
+    const authed = [];
+    env.client.on('error', (e) => errors.push(e));
+    env.client.on('auth', (u) => authed.push(u));
+    env.client.connect();
+    await flush();
+    env.ws.serverOpen({ heartbeat: 0 });
+    env.ws.reply(env.ws.last('auth'), { user: { id: 7 } });
+    const r = recorder();
+    await joined(env, 'chat:1', {}, r);
+
+    env.clock.tick(270_000);
+    await flush();
+    const refresh = env.ws.last('auth');
+    assert.equal(refresh.token, tokens[1]);
+    env.ws.replyError(refresh, 'unauthorized');
+    assert.deepEqual(errors, [{ op: 'error', error: { code: 'unauthorized', message: 'unauthorized' } }]);
+    await flush();
+    assert.deepEqual(calls, [false, false, true], 'asked once more, bypassing the cache');
+    const forced = env.ws.last('auth');
+    assert.equal(forced.token, tokens[2]);
+    env.ws.replyError(forced, 'unauthorized');
+    await flush();
+    assert.equal(errors.length, 2);
+    assert.deepEqual(calls, [false, false, true], 'a refused forced refresh is not retried');
+    assert.equal(env.ws.frames('auth').length, 3);
+
+    // The old identity holds: same socket, same user, still joined.
+    assert.equal(env.client.state, 'open');
+    assert.equal(env.ws.closed, null);
+    assert.equal(env.sockets.length, 1);
+    assert.deepEqual(env.client.user, { id: 7 });
+    assert.deepEqual(authed, [{ id: 7 }]);
+    env.ws.receive(ev('chat:1', 1));
+    assert.deepEqual(r.got, [1]);
+
+    // At expiry the server closes 4401: a forced refresh and a reconnect.
+    env.clock.tick(29_999);
+    await flush();
+    assert.equal(calls.length, 3, 'no new refresh scheduled from the refused token');
+    env.ws.serverClose(4401);
+    env.clock.tick(0);
+    await flush();
+    assert.deepEqual(calls, [false, false, true, true]);
+    env.ws.serverOpen({ heartbeat: 0 });
+    assert.equal(env.ws.last('auth').token, tokens[3]);
+    env.ws.reply(env.ws.last('auth'), { user: { id: 7 } });
+    assert.deepEqual(env.ws.last('join').params, { since: 1 });
   });
 });
 

@@ -41,7 +41,15 @@ export class FakeClock {
 export function fakeWebSocketClass() {
   const sockets = [];
   class FakeWebSocket {
+    /** How many of the next constructions throw, as a browser does for a
+     * blocked (CSP: SecurityError) or malformed (SyntaxError) URL. */
+    static refuse = 0;
+
     constructor(url) {
+      if (FakeWebSocket.refuse > 0) {
+        FakeWebSocket.refuse--;
+        throw new DOMException(`Failed to construct 'WebSocket': refused ${url}`, 'SecurityError');
+      }
       this.url = url;
       this.readyState = 0;
       this.sent = [];
@@ -98,6 +106,16 @@ export function fakeWebSocketClass() {
       this.receive({ op: 'reply', ref: frame.ref, ok: true, payload });
     }
 
+    /**
+     * Answer a join as the real server does for a replayable topic: `missed`,
+     * `reset` and `seq`, the topic's last seq when the join was answered
+     * (docs/protocol.md section 8, "Stream head in join replies").
+     */
+    replyJoin(frame, { seq, missed = [], reset = false, ...payload } = {}) {
+      if (!Number.isInteger(seq)) throw new TypeError('replyJoin: seq (the stream head) is required');
+      this.reply(frame, { ...payload, missed, reset, seq });
+    }
+
     replyError(frame, code, fields) {
       this.receive({ op: 'reply', ref: frame.ref, ok: false, error: { code, message: code, ...(fields ? { fields } : {}) } });
     }
@@ -131,6 +149,7 @@ export function setup(options = {}) {
   return {
     client,
     clock,
+    WS,
     sockets,
     net,
     states,
