@@ -9,7 +9,7 @@ gives the number back, so seqs are strictly increasing and gap-free.
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -67,50 +67,60 @@ def stream_append_many(*, items: Sequence[tuple[str, str, Callable[[int], str]]]
     encode_frame) each; returns (seq, frame) for each, in the order given.
 
     For fan-outs to many topics (a notification to 10,000 inboxes): the seqs of each
-    chunk of topics are taken with one `UPDATE ... RETURNING` and the frames stored with
-    one bulk insert, instead of two statements per event. Events of one topic get
-    consecutive seqs in the order given. Stream rows are locked in topic order
-    (PostgreSQL), so two bulk appends over overlapping topics cannot deadlock.
+    chunk of topics are taken with one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`
+    (creating the streams that do not exist yet) and the frames stored with one
+    multi-row insert, instead of two statements per event. Events of one topic get
+    consecutive seqs in the order given. Rows are written in topic order, so two bulk
+    appends over overlapping topics lock them in the same order and cannot deadlock.
     """
     counts = Counter(topic for topic, _, _ in items)
     first_seq: dict[str, int] = {}
     topics = sorted(counts)
+    results: list[tuple[int, str]] = []
     with transaction.atomic():
         for start in range(0, len(topics), BULK_CHUNK):
-            chunk = topics[start : start + BULK_CHUNK]
-            Stream.objects.bulk_create([Stream(topic=topic) for topic in chunk], ignore_conflicts=True)
-            list(Stream.objects.select_for_update().filter(topic__in=chunk).order_by("topic").values_list("topic"))
-            by_count: dict[int, list[str]] = {}
-            for topic in chunk:
-                by_count.setdefault(counts[topic], []).append(topic)
-            for count, same in by_count.items():
-                for topic, last_seq in _advance(same, count):
-                    first_seq[topic] = last_seq - count + 1
-        results: list[tuple[int, str]] = []
-        rows: list[StreamEvent] = []
+            for topic, last_seq in _advance([(topic, counts[topic]) for topic in topics[start : start + BULK_CHUNK]]):
+                first_seq[topic] = last_seq - counts[topic] + 1
+        rows: list[tuple[str, int, str, str]] = []
         for topic, event, encode_frame in items:
             seq = first_seq[topic]
             first_seq[topic] = seq + 1
             frame = encode_frame(seq)
             results.append((seq, frame))
-            rows.append(StreamEvent(topic=topic, seq=seq, event=event, frame=frame))
-        StreamEvent.objects.bulk_create(rows, batch_size=BULK_CHUNK)
+            rows.append((topic, seq, event, frame))
+        now = timezone.now()
+        for start in range(0, len(rows), BULK_CHUNK):
+            _insert_events(rows[start : start + BULK_CHUNK], now)
     return results
 
 
-def _advance(topics: list[str], count: int) -> list[tuple[str, int]]:
-    """Adds `count` to the last seq of each topic (rows exist and are locked); their new last seqs."""
+def _advance(counts: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Adds each count to its topic's last seq (a missing stream starts at 0); the new last seqs."""
     table = connection.ops.quote_name(Stream._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(topics))
+    values = ", ".join(["(%s, %s)"] * len(counts))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + %s WHERE topic IN ({placeholders}) RETURNING topic, last_seq",  # noqa: S608
-            [count, *topics],
+            f"INSERT INTO {table} (topic, last_seq) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (topic) DO UPDATE SET last_seq = {table}.last_seq + excluded.last_seq "
+            "RETURNING topic, last_seq",
+            [value for pair in counts for value in pair],
         )
         rows = [(str(topic), int(last_seq)) for topic, last_seq in cursor.fetchall()]
-    if len(rows) != len(topics):
+    if len(rows) != len(counts):
         raise RuntimeError("Could not allocate seqs for every topic.")
     return rows
+
+
+def _insert_events(rows: list[tuple[str, int, str, str]], created_at: datetime) -> None:
+    """One multi-row insert of stored events (without the ORM: no model instance per row)."""
+    table = connection.ops.quote_name(StreamEvent._meta.db_table)
+    stamp = StreamEvent._meta.get_field("created_at").get_db_prep_save(created_at, connection)
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (topic, seq, event, frame, created_at) VALUES {values}",  # noqa: S608
+            [value for row in rows for value in (*row, stamp)],
+        )
 
 
 def stream_last_seq(topic: str) -> int:
