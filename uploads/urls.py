@@ -1,3 +1,9 @@
+from django.urls import path
+
+from uploads import views
+
 app_name = "uploads"
 
-urlpatterns: list[object] = []
+urlpatterns = [
+    path("", views.uploads_index, name="index"),
+]
