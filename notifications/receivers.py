@@ -123,6 +123,12 @@ def withdraw_task(*, user: User, task: dict[str, Any], **_: Any) -> None:
     _safely(services.notification_withdraw, recipient_id=user.pk, group_key=_task_group(task))
 
 
+def _number(value: Any) -> str:
+    """100 for 100.00, 2.5 for 2.50: how people write a target."""
+    text = f"{Decimal(str(value)):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def achievement_from_goal(*, goal: Any, **_: Any) -> None:
     """shares' `goal_reached` becomes an achievement of the goal's owner."""
     signals.achievement_unlocked.send(
@@ -131,7 +137,7 @@ def achievement_from_goal(*, goal: Any, **_: Any) -> None:
         achievement={
             "id": f"goal:{goal.pk}",
             "name": f"Goal reached: {goal.title}",
-            "description": f"You reached your target of {goal.target} {goal.unit}.".replace(" .", "."),
+            "description": f"You reached your target of {' '.join(filter(None, [_number(goal.target), goal.unit]))}.",
         },
     )
 

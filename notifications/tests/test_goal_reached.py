@@ -22,5 +22,5 @@ def test_reaching_a_goal_notifies_its_owner_once(ann, api_client_as, committed):
 
     notification = Notification.objects.get(recipient=ann)
     assert (notification.kind, notification.title) == ("achievement", "Goal reached: Run 100 km")
-    assert notification.body.startswith("You reached your target of 100")
+    assert notification.body == "You reached your target of 100 km."
     assert client.get("/api/notifications/unread-count/").json() == {"count": 1}

@@ -163,7 +163,7 @@ def test_a_cancelled_task_withdraws_its_unread_assignment(ann, ben, committed):
 
 
 def test_goal_reached_becomes_an_achievement_of_the_owner(ann, committed):
-    goal = SimpleNamespace(pk=5, title="Run 100 km", owner=ann, target=Decimal(100), unit="km")
+    goal = SimpleNamespace(pk=5, title="Run 100 km", owner=ann, target=Decimal("100.00"), unit="km")
     with committed():
         # shares' goal_reached, the signal the receiver listens to (tests may not import shares).
         receivers.goal_reached.send(sender=SimpleNamespace, goal=goal)
