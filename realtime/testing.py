@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -55,6 +56,9 @@ def pytest_configure(config: pytest.Config) -> None:
     cache: dict[str, Any] = settings.CACHES["default"]
     if "KEY_PREFIX" in cache:
         cache["KEY_PREFIX"] = prefix
+    # Importing the ASGI application runs django.setup() again, which re-applies LOGGING and
+    # drops pytest's log capture handlers: do it now, before any test's caplog is installed.
+    import config.asgi  # noqa: F401
 
 
 async def eventually(condition: Callable[[], bool], timeout: float = 3, what: str = "the condition") -> None:
@@ -456,6 +460,52 @@ def servers(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for server in started:
         server.kill()
+
+
+class RedisServer:
+    """A private redis-server (no persistence) on a free port, for fault tests: `stop()` it
+    (SHUTDOWN NOSAVE, as a crash loses everything) and `start()` it again on the same port."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_dir / f"redis-{self.port}.log"
+        self.process: subprocess.Popen[Any] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10) -> "RedisServer":
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start in {timeout} s:\n{self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            import redis
+
+            with contextlib.suppress(redis.ConnectionError):
+                redis.Redis(port=self.port, socket_timeout=5).shutdown(nosave=True)
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private, running redis-server of this test (stopped at the end)."""
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server") if os.environ.get("CI") != "true" else pytest.fail("needs redis-server")
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import time
 
 import pytest
-from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.test import override_settings
 
@@ -11,14 +10,6 @@ from realtime.testing import eventually, open_client, token_for
 
 User = get_user_model()
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def make_user():
-    def make(username: str = "ann") -> User:
-        return User.objects.create_user(username=username, password="pw-123456789", display_name=username.title())
-
-    return database_sync_to_async(make)
 
 
 async def test_hello_anonymous():

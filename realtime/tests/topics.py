@@ -23,6 +23,10 @@ def _fail(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
     raise Invalid(fields={"text": "Always fails."})
 
 
+def _crash(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    raise RuntimeError("internal detail that must not reach the client")
+
+
 def _whoami(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
     return {"state": ctx.state}
 
@@ -76,6 +80,7 @@ class EchoHandler(TopicHandler):
         "echo": Event(_echo),
         "shout": Event(_shout, TextSerializer, inline=True),
         "fail": Event(_fail),
+        "crash": Event(_crash),
         "whoami": Event(_whoami),
         "end": Event(_end),
         "ban": Event(_ban, BanSerializer),
