@@ -1,3 +1,10 @@
+from django.urls import path
+
+from shares import views
+
 app_name = "shares"
 
-urlpatterns: list[object] = []
+urlpatterns = [
+    path("shares/", views.dashboard, name="dashboard"),
+    path("s/<str:token>/", views.shared_view, name="view"),
+]
