@@ -13,6 +13,7 @@ Models are imported inside functions: pytest loads this module before Django is 
 
 import asyncio
 import contextlib
+import importlib
 import json
 import os
 import shutil
@@ -58,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
         cache["KEY_PREFIX"] = prefix
     # Importing the ASGI application runs django.setup() again, which re-applies LOGGING and
     # drops pytest's log capture handlers: do it now, before any test's caplog is installed.
-    import config.asgi  # noqa: F401
+    importlib.import_module("config.asgi")
 
 
 async def eventually(condition: Callable[[], bool], timeout: float = 3, what: str = "the condition") -> None:
