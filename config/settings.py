@@ -187,7 +187,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Choice sets whose field names other apps use too (`kind`).
-    "ENUM_NAME_OVERRIDES": {"NotificationKindEnum": "notifications.models.Kind"},
+    "ENUM_NAME_OVERRIDES": {
+        "NotificationKindEnum": "notifications.models.Kind",
+        "ShareKindEnum": "shares.models.Share.Kind",
+    },
 }
 
 # Notifications' trigger API: backends that are not Django send this in X-Notifications-Token
