@@ -145,3 +145,31 @@ async def test_unread_changed_while_redis_is_down_never_breaks_the_write(make_us
 
     events = await database_sync_to_async(stored_events)("test:room")
     assert [event.event for event in events] == ["written"]
+
+
+async def test_the_hub_keeps_receiving_after_its_channel_layer_fails_once():
+    from realtime.hub import get_hub
+
+    client = await open_client()
+    await client.join("test:layer")
+    layer = (await get_hub()).layer
+    real_receive = layer.receive
+    failures = []
+
+    async def failing_once(channel: str) -> dict:
+        if not failures:
+            failures.append(channel)
+            raise ConnectionError("the layer's connection broke")
+        return await real_receive(channel)
+
+    layer.receive = failing_once
+    try:
+        # The receive in progress returns this event; the next one fails, and the hub retries.
+        await database_sync_to_async(publish_now)("test:layer", "first", {})
+        assert (await client.next_event("first"))["event"] == "first"
+        await database_sync_to_async(publish_now)("test:layer", "second", {})
+        assert (await client.next_event("second", timeout=5))["event"] == "second"
+        assert failures  # the failure did happen
+    finally:
+        layer.receive = real_receive
+    await client.disconnect()
