@@ -535,7 +535,49 @@ class SioClient(Client):
         return bool(reply and reply[0].get("message"))
 
 
-CLIENTS: dict[str, type[Client]] = {"v1": V1Client, "sio": SioClient}
+class ShareClient(V1Client):
+    """A `share:<token>` viewer or its owner (the share scenario): a progress entry's note carries
+    the message body, and `room.updated` frames are counted. The owner's topic is given as
+    `share:<token>#<goal id>`, the goal its `progress.publish` records progress on."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.goal: int | None = None
+        self.rooms = 0
+        self.last_viewers: int | None = None
+
+    def _on_text(self, raw: bytes) -> None:
+        frame = loads(raw)
+        if frame.get("op") != "event":
+            super()._on_text(raw)
+        elif frame.get("event") == "room.updated":
+            self.rooms += 1
+            self.last_viewers = frame["payload"]["viewers"]
+        elif frame.get("event") == "progress.updated" and self.record:
+            entry = frame["payload"].get("entry")
+            if entry is not None:
+                self.on_message(entry["note"], frame.get("seq"))
+
+    async def join(self, topic: str, since: int | None = None) -> None:
+        topic, _, goal = topic.partition("#")
+        if goal:
+            self.goal = int(goal)
+        await super().join(topic, since)
+
+    def send_message(self, body: str, client_id: str) -> asyncio.Future[Any]:
+        ref = self.next_ref()
+        data = {"goal": self.goal, "delta": 1, "note": body}
+        frame = {
+            "op": "send",
+            "ref": ref,
+            "topic": self.topic,
+            "event": "progress.publish",
+            "payload": {"type": "progress", "data": data, "client_id": client_id},
+        }
+        return self.request(dumps(frame), ref)
+
+
+CLIENTS: dict[str, type[Client]] = {"v1": V1Client, "sio": SioClient, "share": ShareClient}
 
 
 def message_body(ident: int, phase: int) -> str:
@@ -736,6 +778,10 @@ class Worker:
                 client.ws.transport.abort()
                 dropped += 1
         return dropped
+
+    async def cmd_rooms(self) -> list[tuple[int, int | None]]:
+        """(room.updated frames, viewers in the last one) of each recording share client."""
+        return [(c.rooms, c.last_viewers) for c in self.clients if isinstance(c, ShareClient) and c.record]
 
     async def cmd_close(self) -> dict[str, Any]:
         for client in self.clients:

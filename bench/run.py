@@ -5,7 +5,7 @@ database, Redis, our server processes, the Socket.IO peer in bench/peers/ and th
 generator's worker processes), runs the scenarios, stops what it started, prints a
 markdown table and writes JSON (bench/README.md explains every figure):
 
-    .venv/bin/python bench/run.py [--quick] [--servers daphne,uvicorn] [--scenarios fanout,chat,storm,redis]
+    .venv/bin/python bench/run.py [--quick] [--servers daphne,uvicorn] [--scenarios fanout,chat,storm,redis,share]
                                   [--db sqlite|postgres] [--out bench/results/<timestamp>.json]
 
 Scenarios, each run on every chosen server and on the peer:
@@ -18,6 +18,9 @@ Scenarios, each run on every chosen server and on the peer:
   memory per idle connection.
 - redis: subscribers on two server processes sharing Redis, publisher on one; compared
   with one process on the same Redis.
+- share: 1,000 anonymous viewers join one `share:<token>` at once, then its owner records
+  progress (`progress.publish`, persisted) at 10/s: join time, `room.updated` frames per
+  viewer (coalesced), progress latency and losses. Ours only (the peer has no such room).
 
 Figures that compare servers are server CPU time per delivery and ratios taken in this
 run; absolute rates depend on the machine and on what else runs on it.
@@ -70,6 +73,9 @@ class Config(TypedDict):
     storm_in_flight: int
     storm_timeout: float
     redis_subscribers: int
+    share_viewers: int
+    share_rate: int
+    share_seconds: float
 
 
 class TableRow(TypedDict):
@@ -105,6 +111,9 @@ FULL: Config = {
     "storm_in_flight": 500,
     "storm_timeout": 60,  # a client that has no hello after this long counts as failed
     "redis_subscribers": 1000,
+    "share_viewers": 1000,
+    "share_rate": 10,  # progress.publish per second by the owner
+    "share_seconds": 10,
 }
 QUICK: Config = {
     **FULL,
@@ -118,6 +127,8 @@ QUICK: Config = {
     "chat_max_seconds": 3,
     "storm": 300,
     "redis_subscribers": 100,
+    "share_viewers": 200,
+    "share_seconds": 3,
 }
 PHASE_CODES: dict[str, int] = {}
 
@@ -287,13 +298,14 @@ class Run:
         concurrency: int = 100,
         record: bool = True,
         timeout: float = 60,
+        kind: str | None = None,
     ) -> dict[str, Any]:
         """Connects the clients, spread round-robin over the receiver workers (or on one worker)."""
         targets = [("127.0.0.1", proc.port) for proc in procs]
         workers = [worker] if worker is not None else self.receivers
         calls = {
             w: {
-                "kind": self.dialect,
+                "kind": kind or self.dialect,
                 "targets": targets,
                 "tokens": tokens[i :: len(workers)],
                 "topics": topics[i :: len(workers)],
@@ -652,6 +664,58 @@ class Run:
             {"scenario": "redis", "server": self.target, "subscribers": size, "redis": out, "server_errors": errors}
         ]
 
+    def share(self) -> list[dict[str, Any]]:
+        if self.target == PEER:
+            return []  # Socket.IO has no share room to compare with
+        config = self.config
+        seed = self.bench.seed["share"]
+        topic = f"share:{seed['token']}"
+        viewers = config["share_viewers"]
+        procs = self.start("share")
+        try:
+            meter = Meter(self.bench, procs)
+            log(f"{self.target}: share: {viewers} anonymous viewers join at once")
+            connected = self.connect(procs, [None] * viewers, [topic] * viewers, kind="share", concurrency=500)
+            owner_topic = f"{topic}#{seed['goal']}"
+            self.connect(procs[:1], [self.token(None)], [owner_topic], worker=0, record=False, kind="share")
+            meter.wait_quiet()
+            rooms = [room for r in self.lg.call_each({w: {} for w in self.receivers}, "rooms").values() for room in r]
+            frames = sorted(count for count, _ in rooms)
+            count = round(config["share_rate"] * config["share_seconds"])
+            log(f"{self.target}: share: the owner records progress {config['share_rate']}/s, {count} times")
+            progress = self.publish_phase(
+                "share-progress",
+                meter,
+                connected["ready"],
+                count,
+                1 / config["share_rate"],
+                window=100,
+                max_seconds=config["share_seconds"] * 3 + 10,
+            )
+            self.close_clients()
+        finally:
+            errors = self.stop(procs)
+        return [
+            {
+                "scenario": "share",
+                "server": self.target,
+                "viewers": connected["ready"],
+                "join": {
+                    "failed": connected["failed"],
+                    "seconds": round(connected["joined_at"] - connected["started"], 3),
+                    "ready_after_s": connected["ready_after_s"],
+                },
+                "room_updated": {
+                    # Frames each viewer got while everyone joined (the owner's join included).
+                    "per_viewer_mean": round(sum(frames) / max(len(frames), 1), 2),
+                    "per_viewer_max": frames[-1] if frames else 0,
+                    "last_exact": sum(1 for _, last in rooms if last == connected["ready"]),
+                },
+                "progress": progress,
+                "server_errors": errors,
+            }
+        ]
+
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
@@ -804,6 +868,16 @@ def figures(result: dict[str, Any]) -> list[tuple[str, Any, str | None]]:
             ("memory per idle connection KB", storm["memory_per_idle_connection_kb"], "<=30"),
             ("failed connections", storm["failed"], None),
         ]
+    elif scenario == "share":
+        progress, rooms = result["progress"], result["room_updated"]
+        rows += [
+            (f"{result['viewers']:,} viewers join: seconds", result["join"]["seconds"], None),
+            ("room.updated per viewer: mean / max", f"{rooms['per_viewer_mean']} / {rooms['per_viewer_max']}", None),
+            ("viewers whose last room.updated is exact", rooms["last_exact"], None),
+            ("progress 10/s: p50 latency ms", progress["latency_ms"]["p50"], None),
+            ("progress 10/s: p99 latency ms", progress["latency_ms"]["p99"], None),
+            ("lost / duplicated", f"{progress['lost']} / {progress['duplicated']}", "zero"),
+        ]
     elif scenario == "redis":
         redis = result["redis"]
         one, two = redis["processes_1"], redis["processes_2"]
@@ -896,7 +970,7 @@ def _phases(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return [(f"redis {k}", result["redis"][k]) for k in ("processes_1", "processes_2")]
     return [
         (result["scenario"] if key == "chat" else f"{result['scenario']} {key}", result[key])
-        for key in ("fixed", "burst", "chat")
+        for key in ("fixed", "burst", "chat", "progress")
         if key in result
     ]
 
@@ -938,7 +1012,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, a smoke run under 2 minutes")
     parser.add_argument("--servers", default="daphne,uvicorn", help="our ASGI servers: daphne,uvicorn")
-    parser.add_argument("--scenarios", default="fanout,chat,storm,redis")
+    parser.add_argument("--scenarios", default="fanout,chat,storm,redis,share")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
         "--postgres-url",
@@ -977,7 +1051,8 @@ def main() -> None:
     args = parser.parse_args()
     args.servers = [s for s in args.servers.split(",") if s]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
-    unknown = set(args.servers) - {"daphne", "uvicorn"} | set(args.scenarios) - {"fanout", "chat", "storm", "redis"}
+    scenarios = {"fanout", "chat", "storm", "redis", "share"}
+    unknown = set(args.servers) - {"daphne", "uvicorn"} | set(args.scenarios) - scenarios
     if unknown:
         parser.error(f"unknown server or scenario: {', '.join(sorted(unknown))}")
     out = Path(args.out or ROOT / "bench" / "results" / f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json")

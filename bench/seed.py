@@ -10,8 +10,8 @@ a password each time (about 0.3 s apiece), which would make seeding 8,000 users 
 most of an hour. Clients sign in with access tokens, never with passwords.
 
 Writes JSON: `{"publisher": {"id", "token"}, "fanout": {"<size>": {"channel", "users": [...]}},
-"chat": [{"channel", "users": [...]}], "users": [{"id", "token"}, ...]}` where users are
-indexes into `users`.
+"chat": [{"channel", "users": [...]}], "users": [{"id", "token"}, ...], "share": {"token", "goal"}}`
+where users are indexes into `users` (the share is the publisher's).
 """
 
 import argparse
@@ -44,6 +44,7 @@ def main() -> None:
     from accounts.services import user_register
     from chat.models import Membership
     from chat.services import channel_create
+    from shares.services import goal_create, share_create
 
     sizes = [int(size) for size in args.fanout.split(",") if size]
     channels, members = (int(part) for part in args.chat.split("x"))
@@ -81,6 +82,10 @@ def main() -> None:
     with transaction.atomic():
         Membership.objects.bulk_create(memberships, batch_size=1000)
     result["users"] = [{"id": user.pk, "token": str(AccessToken.for_user(user))} for user in users]
+    # The share scenario: a public share of one goal of the publisher's, watched anonymously.
+    goal = goal_create(user=publisher, title="Bench goal", target=10**9)
+    share = share_create(user=publisher, title="Bench share", goals=[goal.pk])
+    result["share"] = {"token": share.token, "goal": goal.pk}
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
