@@ -9,7 +9,7 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from PIL import Image
 
-from realtime.testing import token_for
+from realtime.testing import ServerProcess, free_port, token_for
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -19,6 +19,30 @@ def media_root(settings, tmp_path):
     """Every upload test stores its files under a tmp directory, never the repository."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+def module_server(kind: str) -> Any:
+    """A fixture: one server process of `kind` for a test module (starting one costs ~4 s),
+    with its own tmp MEDIA_ROOT that the module's tests use too (`server_media`)."""
+
+    @pytest.fixture(scope="module")
+    def server(django_db_setup, django_db_blocker, tmp_path_factory):
+        media = tmp_path_factory.mktemp("media")
+        logs = tmp_path_factory.mktemp("logs")
+        with django_db_blocker.unblock():
+            process = ServerProcess(free_port(), logs, {"MEDIA_ROOT": str(media)}, "uploads", kind).start()
+        process.media_root = media
+        yield process
+        process.kill()
+
+    return server
+
+
+@pytest.fixture
+def server_media(server, settings):
+    """The module server's MEDIA_ROOT, used by this process too (it reads what the server stored)."""
+    settings.MEDIA_ROOT = server.media_root
+    return server.media_root
 
 
 def png_bytes(width: int = 40, height: int = 30) -> bytes:

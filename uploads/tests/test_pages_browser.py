@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, WebSocketR
 
 from accounts.models import User
 from uploads.models import FileStatus, SessionStatus, UploadFile, UploadSession
-from uploads.tests.conftest import jpeg_bytes, pdf_bytes, png_bytes
+from uploads.tests.conftest import jpeg_bytes, module_server, pdf_bytes, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -26,9 +26,12 @@ def ann() -> User:
     return User.objects.create_user(username="ann", password="unused-pw-1", display_name="Ann")
 
 
-@pytest.fixture
-def server(servers, media_root):
-    return servers(env={"MEDIA_ROOT": str(media_root)}, name="uploads")
+server = module_server("daphne")
+
+
+@pytest.fixture(autouse=True)
+def _media(server_media):
+    return server_media
 
 
 def signed_in(browser: Browser, user: User) -> BrowserContext:
@@ -111,7 +114,7 @@ def hold_patches(page: Page, allowed: int) -> list[Route]:
     return held
 
 
-def test_cancel_stops_the_upload_and_deletes_its_partial_data(server, browser, ann, media_root):
+def test_cancel_stops_the_upload_and_deletes_its_partial_data(server, browser, ann, server_media):
     page = open_page(signed_in(browser, ann), server)
     held = hold_patches(page, allowed=1)
     page.set_input_files(
@@ -126,7 +129,7 @@ def test_cancel_stops_the_upload_and_deletes_its_partial_data(server, browser, a
     expect(page.locator("#upload-message")).to_have_text("Cancelled.")
     file = UploadFile.objects.get(session__owner=ann)
     assert file.status == FileStatus.CANCELLED
-    assert not (media_root / "partial" / f"{file.pk}.part").exists()
+    assert not (server_media / "partial" / f"{file.pk}.part").exists()
     for route in held:
         route.abort()
 

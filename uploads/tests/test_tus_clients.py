@@ -19,14 +19,17 @@ from accounts.tests.factories import UserFactory
 from realtime.testing import Peer, token_for
 from uploads import services
 from uploads.models import FileStatus, SessionStatus, UploadFile, UploadSession
-from uploads.tests.conftest import jpeg_bytes, pdf_bytes
+from uploads.tests.conftest import jpeg_bytes, module_server, pdf_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def server(servers, media_root):
-    return servers(env={"MEDIA_ROOT": str(media_root)}, name="uploads", kind="uvicorn")
+server = module_server("uvicorn")
+
+
+@pytest.fixture(autouse=True)
+def _media(server_media):
+    return server_media
 
 
 @pytest.fixture
@@ -154,8 +157,8 @@ def test_termination_and_later_patches(server, ann):
     assert gone.value.status_code == 410
 
 
-def test_two_processes_on_redis_bytes_into_one_watcher_on_the_other(servers, media_root, redis_url, ann):
-    env = {"MEDIA_ROOT": str(media_root), "REDIS_URL": redis_url}
+def test_two_processes_on_redis_bytes_into_one_watcher_on_the_other(servers, server_media, redis_url, ann):
+    env = {"MEDIA_ROOT": str(server_media), "REDIS_URL": redis_url}
     receiving = servers(env=env, name="bytes", kind="uvicorn")
     watching = servers(env=env, name="watcher", kind="uvicorn")
     content = pdf_bytes(300_000)
@@ -181,4 +184,4 @@ def test_two_processes_on_redis_bytes_into_one_watcher_on_the_other(servers, med
     assert finished["payload"]["status"] == "completed"
     assert finished["payload"]["bytes_received"] == len(content)
     assert json.loads(json.dumps(finished["payload"]))["files"][0]["progress"] == 100
-    assert Path(media_root, "uploads", str(session.pk)).is_dir()
+    assert Path(server_media, "uploads", str(session.pk)).is_dir()

@@ -282,3 +282,30 @@ async def test_progress_events_are_at_most_ten_per_second_and_the_last_state_arr
     last = arrivals[-1][1]["payload"]
     assert (last["status"], last["total_progress"], last["bytes_received"]) == ("completed", 100, len(content))
     await client.disconnect()
+
+
+def session_cookie(user: Any) -> str:
+    from django.conf import settings
+    from django.test import Client as DjangoClient
+
+    client = DjangoClient()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+async def test_a_cookie_signed_patch_needs_the_csrf_token():
+    ann = await run(make_user, "ann")
+    content = pdf_bytes()
+    session = await run(open_session, ann, ("a.pdf", content, "application/pdf"))
+    (file,) = await run(files_of, session)
+    cookie = await run(session_cookie, ann)
+    headers = {k: v for k, v in patch_headers(ann, 0).items() if k != "Authorization"}
+    url = f"/api/uploads/tus/{file.pk}"
+    refused = await tus_request("PATCH", url, {**headers, "Cookie": cookie}, [content])
+    assert refused.status == 403 and b"CSRF" in refused.body
+    token = "a" * 32
+    allowed = await tus_request(
+        "PATCH", url, {**headers, "Cookie": f"{cookie}; csrftoken={token}", "X-CSRFToken": token}, [content]
+    )
+    assert allowed.status == 204
+    assert (await run(fresh, file)).status == FileStatus.COMPLETED
