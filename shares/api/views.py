@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, pagination, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -310,13 +310,23 @@ class SharedViewApi(APIView):
         return Response({**selectors.share_view_data(share), "room": selectors.share_room(share=share)})
 
 
+class CommentCursorPagination(pagination.CursorPagination):
+    """Newest first, by id (ids grow with time); `?cursor=` from `next` for older ones."""
+
+    ordering = "-pk"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
 class SharedCommentListApi(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = CommentSerializer
+    pagination_class = CommentCursorPagination
 
     @extend_schema(
         summary="Comments on a shared view",
-        description="Visible comments, newest first.",
+        description="Visible comments, newest first, in cursor pages (`next` leads to older ones).",
         parameters=[PASSWORD_HEADER],
         responses={200: CommentSerializer(many=True), 403: WRONG_PASSWORD, 404: NO_LINK, 429: TOO_MANY},
     )

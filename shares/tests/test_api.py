@@ -200,6 +200,10 @@ def test_viewer_comments_over_rest(ann, ben, public_share, api_client, api_clien
     services.comment_hide(user=ann, comment_id=hidden.pk)
     listed = api_client.get(f"/api/s/{public_share.token}/comments/").json()
     assert [c["message"] for c in listed["results"]] == ["Proud", "Go!"]
+    first = api_client.get(f"/api/s/{public_share.token}/comments/?page_size=1").json()
+    assert [c["message"] for c in first["results"]] == ["Proud"] and first["previous"] is None
+    older = api_client.get(first["next"]).json()
+    assert [c["message"] for c in older["results"]] == ["Go!"] and older["next"] is None
     assert [e["comment"]["message"] for e in published.of(public_share.topic_key, "comment.created")][:2] == [
         "Go!",
         "Proud",
