@@ -14,7 +14,7 @@ from django.db import transaction
 
 from config.errors import BadRequest
 from realtime.hub import online_user_ids
-from realtime.publish import publish
+from realtime.publish import publish_many
 from realtime.registry import Event, JoinContext, Joined, SendContext, TopicHandler, require_user, topic_name
 from realtime.users import UserLike
 
@@ -87,10 +87,11 @@ def unread_for_user(*, user: UserLike) -> dict[str, Any]:
 def unread_publish(*, user_ids: Iterable[int]) -> None:
     """Sends the whole `unread` object to the inbox of each of these users who is online now.
 
-    Offline users get theirs with their next inbox join, so they cost nothing here.
+    Offline users get theirs with their next inbox join, so they cost nothing here; the
+    online ones' go out together (one hop to the channel layer, not one per user).
     """
-    for user_id, counters in unread_counts(user_ids=online_user_ids(user_ids)).items():
-        publish(inbox_topic(user_id), "unread", counters)
+    counts = unread_counts(user_ids=online_user_ids(user_ids))
+    publish_many([(inbox_topic(user_id), "unread", counters) for user_id, counters in counts.items()], replayable=False)
 
 
 def unread_changed(*, user_ids: Iterable[int]) -> None:

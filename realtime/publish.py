@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 # Lists that record every publish while a test's `captured_publishes()` is active
 # (realtime.testing); empty in production, so publishing pays one truth test.
 recorders: list[list[tuple[str, str, Any, bool]]] = []
+# Channel-layer sends publish_many keeps in flight at once, in a process without a hub.
+BULK_SENDS_IN_FLIGHT = 64
 
 
 def publish(
@@ -58,14 +60,27 @@ def publish(
     return None
 
 
-def publish_many(events: Iterable[tuple[str, str, Any]]) -> list[int]:
-    """Publishes many replayable events, (topic key, event, payload) each, like `publish(...,
-    replayable=True)` one by one, but stored with bulk statements (`stream_append_many`).
+def publish_many(events: Iterable[tuple[str, str, Any]], *, replayable: bool = True) -> list[int]:
+    """Publishes many events, (topic key, event, payload) each, like `publish()` one by one:
+    replayable ones stored with bulk statements (`stream_append_many`), and all of them
+    handed to the channel layer in one hop after commit.
 
-    For one change that reaches many topics (a notification to 10,000 inboxes). Call it
-    inside the service's transaction; the frames go out after commit, each encoded once,
-    in the order given. Returns the seqs, in that order.
+    For one change that reaches many topics (a notification to 10,000 inboxes, their
+    `unread` counters). Call it inside the service's transaction (ephemeral events outside
+    one go out at once); the frames go out after commit, each encoded once, in the order
+    given within each topic. Returns the seqs of replayable events, in that order.
     """
+    if not replayable:
+        frames = []
+        for topic, event, payload in events:
+            for recorder in recorders:
+                recorder.append((topic, event, payload, False))
+            frames.append((topic, protocol.event_frame(registry.client_topic(topic), event, payload)))
+        if frames and _on_event_loop():
+            _broadcast_many(frames)
+        elif frames:
+            transaction.on_commit(lambda: _broadcast_many(frames), robust=True)
+        return []
     items = [(topic, event, _frame_encoder(topic, event, payload)) for topic, event, payload in events]
     results = stream_append_many(items=items)
     frames = [(topic, frame) for (topic, _, _), (_, frame) in zip(items, results, strict=True)]
@@ -107,13 +122,22 @@ def _broadcast_many(frames: list[tuple[str, str]]) -> None:
                 hub.loop.call_soon_threadsafe(send_all)
             return
         layer = get_channel_layer()
+        by_group: dict[str, list[dict[str, Any]]] = {}
+        for group, message in messages:
+            by_group.setdefault(group, []).append(message)
+        # Round trips to Redis overlap across groups; each group's events stay in order.
+        limit = asyncio.Semaphore(BULK_SENDS_IN_FLIGHT)
+
+        async def send_group(group: str, group_messages: list[dict[str, Any]]) -> None:
+            async with limit:
+                for message in group_messages:
+                    try:
+                        await layer.group_send(group, message)
+                    except Exception:
+                        logger.exception("Publishing to %s failed", message["key"])
 
         async def send_through_layer() -> None:
-            for group, message in messages:
-                try:
-                    await layer.group_send(group, message)
-                except Exception:
-                    logger.exception("Publishing to %s failed", message["key"])
+            await asyncio.gather(*(send_group(group, items) for group, items in by_group.items()))
 
         if _on_event_loop():
             asyncio.get_running_loop().create_task(send_through_layer())

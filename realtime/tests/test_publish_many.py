@@ -99,3 +99,21 @@ async def test_bulk_events_reach_connected_clients_after_commit_in_order():
         assert [frame for frame in await client.drain() if frame.get("event") == "bulk"] == []
     await a.disconnect()
     await b.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_ephemeral_bulk_events_have_no_seq_store_nothing_and_reach_clients():
+    a = await open_client()
+    await a.join("test:eph")
+
+    def bulk() -> None:
+        with transaction.atomic():
+            assert publish_many([("test:eph", "note", {"n": 1}), ("test:other", "note", {})], replayable=False) == []
+            assert not StreamEvent.objects.exists()
+
+    await database_sync_to_async(bulk)()
+
+    assert await a.next_event("note") == {"op": "event", "topic": "test:eph", "event": "note", "payload": {"n": 1}}
+    assert not await database_sync_to_async(StreamEvent.objects.exists)()
+    await a.disconnect()
