@@ -368,6 +368,10 @@ def database_url() -> str:
     return f"postgres://{auth}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
 
 
+def _is_setting_variable(name: str) -> bool:
+    return name in {"DATABASE_URL", "PORT", "DEBUG"} or name.startswith("REALTIME_")
+
+
 class ServerProcess:
     """daphne or uvicorn on 127.0.0.1:<port>; output goes to a file (a full pipe would block the server)."""
 
@@ -385,7 +389,10 @@ class ServerProcess:
         self.application = application
         self.log_path = log_dir / f"{name}-{port}.log"
         self.env = {
-            **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
+            # The caller's settings variables stay out (a test sets what it needs in `env`),
+            # except the run's Redis prefix, so its servers share the run's keys and channels.
+            **{key: value for key, value in os.environ.items() if not _is_setting_variable(key)},
+            "REALTIME_REDIS_PREFIX": os.environ.get("REALTIME_REDIS_PREFIX", "rt"),
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": database_url(),
             "PORT": str(port),

@@ -173,3 +173,13 @@ async def test_the_hub_keeps_receiving_after_its_channel_layer_fails_once():
     finally:
         layer.receive = real_receive
     await client.disconnect()
+
+
+async def test_output_past_the_bound_without_a_raw_transport_closes_1011():
+    # In-process there is no raw socket to abort: the ASGI-send outbox is what is bounded.
+    reader = await open_client()
+    await reader.join("test:big")
+    with override_settings(REALTIME_MAX_BUFFERED_BYTES=2000):
+        await database_sync_to_async(publish_now)("test:big", "big", {"text": "x" * 3000})
+        assert await reader.close_code() == 1011
+    await reader.disconnect()
