@@ -5,7 +5,8 @@ database, Redis, our server processes, the Socket.IO peer in bench/peers/ and th
 generator's worker processes), runs the scenarios, stops what it started, prints a
 markdown table and writes JSON (bench/README.md explains every figure):
 
-    .venv/bin/python bench/run.py [--quick] [--servers daphne,uvicorn] [--scenarios fanout,chat,storm,redis,share]
+    .venv/bin/python bench/run.py [--quick] [--servers daphne,uvicorn]
+                                  [--scenarios fanout,chat,storm,redis,share,upload]
                                   [--db sqlite|postgres] [--out bench/results/<timestamp>.json]
 
 Scenarios, each run on every chosen server and on the peer:
@@ -21,6 +22,9 @@ Scenarios, each run on every chosen server and on the peer:
 - share: 1,000 anonymous viewers join one `share:<token>` at once, then its owner records
   progress (`progress.publish`, persisted) at 10/s: join time, `room.updated` frames per
   viewer (coalesced), progress latency and losses. Ours only (the peer has no such room).
+- upload: one client uploads 64 MiB (16 with --quick) over tus in 1 MiB PATCHes while a
+  watcher follows `upload:<id>`: MB/s, progress events, server CPU per MiB and per event
+  (bench/upload.py). Ours only.
 
 Figures that compare servers are server CPU time per delivery and ratios taken in this
 run; absolute rates depend on the machine and on what else runs on it.
@@ -49,6 +53,7 @@ from typing import Any, TypedDict
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import servers
+import upload as upload_scenario
 from loadgen import LoadGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -716,6 +721,9 @@ class Run:
             }
         ]
 
+    def upload(self) -> list[dict[str, Any]]:
+        return upload_scenario.scenario(self)
+
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
@@ -878,6 +886,13 @@ def figures(result: dict[str, Any]) -> list[tuple[str, Any, str | None]]:
             ("progress 10/s: p99 latency ms", progress["latency_ms"]["p99"], None),
             ("lost / duplicated", f"{progress['lost']} / {progress['duplicated']}", "zero"),
         ]
+    elif scenario == "upload":
+        rows += [
+            (f"{result['mib']} MiB in 1 MiB PATCHes: MB/s", result["mb_per_s"], None),
+            ("progress events (per s)", f"{result['progress_events']} ({result['progress_events_per_s']})", None),
+            ("server CPU ms per MiB", result["server_cpu_ms_per_mib"], None),
+            ("server CPU ms per progress event (upper bound)", result["server_cpu_ms_per_progress_event"], None),
+        ]
     elif scenario == "redis":
         redis = result["redis"]
         one, two = redis["processes_1"], redis["processes_2"]
@@ -1012,7 +1027,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, a smoke run under 2 minutes")
     parser.add_argument("--servers", default="daphne,uvicorn", help="our ASGI servers: daphne,uvicorn")
-    parser.add_argument("--scenarios", default="fanout,chat,storm,redis,share")
+    parser.add_argument("--scenarios", default="fanout,chat,storm,redis,share,upload")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
         "--postgres-url",
@@ -1051,7 +1066,7 @@ def main() -> None:
     args = parser.parse_args()
     args.servers = [s for s in args.servers.split(",") if s]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
-    scenarios = {"fanout", "chat", "storm", "redis", "share"}
+    scenarios = {"fanout", "chat", "storm", "redis", "share", "upload"}
     unknown = set(args.servers) - {"daphne", "uvicorn"} | set(args.scenarios) - scenarios
     if unknown:
         parser.error(f"unknown server or scenario: {', '.join(sorted(unknown))}")
