@@ -118,3 +118,20 @@ async def test_deployments_with_different_prefixes_share_a_redis_without_seeing_
         await ours.remove(key, "u:1", "c1")
         await ours.close()
         await theirs.close()
+
+
+async def test_refresh_keeps_a_live_member_past_its_ttl(redis_url):
+    backend = RedisPresence(redis_url, ttl=1, prefix=settings.REALTIME_REDIS_PREFIX)
+    key = f"test:refresh{uuid.uuid4().hex[:8]}"
+    try:
+        await backend.add(key, "u:1", {"id": 1}, "live-conn")
+        # Its process is alive and refreshes every half TTL, as the hub's upkeep does: past 2 TTLs
+        # (Redis' clock has 1 s steps) the entry must still be there, and a sweep must keep it.
+        for _ in range(5):
+            await asyncio.sleep(0.5)
+            await backend.refresh([(key, "u:1", "live-conn")])
+        assert await backend.sweep(key) == []
+        assert (await backend.snapshot(key)).count == 1
+    finally:
+        await backend.remove(key, "u:1", "live-conn")
+        await backend.close()
