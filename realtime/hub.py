@@ -280,7 +280,9 @@ class Hub:
         pending = self._pending_diffs.get(key)
         if pending is None:
             pending = self._pending_diffs[key] = {}
-            self.loop.call_later(settings.REALTIME_PRESENCE_WINDOW_MS / 1000, self._flush_presence, key)
+            handler = registry.handler_for(key)
+            window = (handler.presence_window_ms if handler else None) or settings.REALTIME_PRESENCE_WINDOW_MS
+            self.loop.call_later(window / 1000, self._flush_presence, key)
         _, previous = pending.get(member, (info, 0))
         pending[member] = (info, previous + change)
 

@@ -166,6 +166,8 @@ class TopicHandler(ABC):
       `room_event` with `room_summary(key, state)` instead, and the join reply
       carries it under `room`.
     - presence_pinned: members listed first in presence lists when present (e.g. "owner").
+    - presence_window_ms: this topic's coalescing window for presence changes, instead of
+      REALTIME_PRESENCE_WINDOW_MS (a big room's summary is a big frame for everyone).
     """
 
     prefix: str = ""
@@ -174,6 +176,7 @@ class TopicHandler(ABC):
     presence: bool = False
     room_event: str | None = None
     presence_pinned: tuple[str, ...] = ()
+    presence_window_ms: int | None = None
 
     def topic_key(self, name: str, user: UserLike | None) -> str:
         """The canonical key of the topic a client named; streams and fan-out use it.

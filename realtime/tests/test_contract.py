@@ -1,6 +1,7 @@
 """The app contract of the core: inbox parts, room summaries, capped presence, removal with 4403,
 deactivated users and the inbox's REST endpoint."""
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -161,6 +162,33 @@ async def test_room_summary_replaces_presence_diff_and_counts_groups(room_handle
     assert gone["payload"] == {"viewers": 1, "owner_online": False, "online": [{"name": "Anonymous"}]}
     assert not [frame for frame in await viewer.drain() if frame.get("event") == "presence.diff"]
     await viewer.disconnect()
+
+
+class SlowRoomHandler(RoomHandler):
+    """`slowroom:<id>`: a room summary coalesced over 600 ms instead of the setting's window."""
+
+    prefix = "slowroom"
+    presence_window_ms = 600
+
+
+@pytest.mark.asyncio
+async def test_a_topic_may_coalesce_presence_over_its_own_window(settings):
+    settings.REALTIME_PRESENCE_WINDOW_MS = 100
+    registry.register(SlowRoomHandler())
+    try:
+        watcher = await open_client()
+        assert (await watcher.join("slowroom:1"))["ok"]
+        await watcher.drain(quiet=0.7)  # its own join's summary
+        late = [await open_client(), await open_client()]
+        assert (await late[0].join("slowroom:1"))["ok"]
+        await asyncio.sleep(0.3)  # past the setting's 100 ms, within the topic's 600 ms
+        assert (await late[1].join("slowroom:1"))["ok"]
+        summaries = [f for f in await watcher.drain(quiet=0.8) if f.get("event") == "room.updated"]
+        assert [f["payload"]["viewers"] for f in summaries] == [3]
+        for client in (watcher, *late):
+            await client.disconnect()
+    finally:
+        registry.unregister("slowroom")
 
 
 @pytest.mark.asyncio
