@@ -106,6 +106,9 @@ class ShareHandler(TopicHandler):
     presence = True
     room_event = "room.updated"
     presence_pinned = (services.OWNER,)
+    # R lists up to 100 people: in a crowded room it is a big frame for every viewer, so at most
+    # two a second (the protocol's bound for coalescing windows is 500 ms).
+    presence_window_ms = 500
     events = {
         "progress.publish": Event(_progress_publish),
         "comment.create": Event(_comment_create, CommentCreateSerializer),

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from accounts.auth import AuthenticatedRequest, signed_in_user
 from accounts.models import User
 from config.api import INVALID, UNAUTHORIZED, ErrorSerializer
+from config.network import client_address
 from shares import selectors, services
 from shares.api.serializers import (
     CommentCreateSerializer,
@@ -62,7 +63,8 @@ def _data(serializer_class: Any, request: Request, *, partial: bool = False) -> 
 
 
 def _address(request: Request) -> str:
-    return str(request.META.get("REMOTE_ADDR") or "")
+    # The socket's peer, or what a trusted proxy (TRUSTED_PROXIES) says it forwarded for.
+    return client_address(request)
 
 
 def _viewer(request: Request) -> User | None:

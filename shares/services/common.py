@@ -135,6 +135,18 @@ def is_kicked(share: Share, subject: str) -> bool:
     return until is not None and until > time.time()
 
 
+VIEWER_ID_SECONDS = 7 * 86400  # a viewer id stays readable this long after its last join
+
+
+def remember_viewer(share: Share, viewer: str, member: str, address: str) -> None:
+    cache.set(_window_key("viewer", share, viewer), (member, address), timeout=VIEWER_ID_SECONDS)
+
+
+def recall_viewer(share: Share, viewer: str) -> tuple[str, str] | None:
+    found = cache.get(_window_key("viewer", share, viewer))
+    return None if found is None else (str(found[0]), str(found[1]))
+
+
 def slow_mode_wait(share: Share, subject: str) -> float:
     """Seconds this viewer must still wait before commenting again (0: may comment)."""
     if share.comment_interval <= 0:

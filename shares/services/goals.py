@@ -123,7 +123,9 @@ def goal_update(
             goal.status = status
         reached = _check_reached(goal)
         goal.updated_at = timezone.now()
-        goal.save()
+        goal.save(
+            update_fields=["title", "description", "unit", "target", "due_date", "status", "reached_at", "updated_at"]
+        )
         publish_for_goal(goal, _goal_event(goal))
         if reached:
             _announce_reached(goal)

@@ -1,18 +1,19 @@
 """Shares: create, change, end (and expire), who may watch, kicking a viewer; viewer comments."""
 
+import base64
 import logging
 import time
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
-from django.core import signing
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.models import User
 from config.errors import Forbidden, Invalid, NotFound, RateLimited, Unauthorized
-from realtime.api import debounce, publish, revoke
+from realtime.api import debounce, presence_state, publish, revoke
 from shares.models import (
     ANONYMOUS_NAME,
     COMMENT_MAX_LENGTH,
@@ -25,6 +26,7 @@ from shares.models import (
     ShareStreamItem,
 )
 from shares.payloads import comment_data, goal_data
+from shares.selectors import share_view_data
 from shares.services.common import (
     clean_text,
     is_kicked,
@@ -32,7 +34,9 @@ from shares.services.common import (
     password_check_allowed,
     password_failed,
     publish_on_share,
+    recall_viewer,
     redact_items,
+    remember_viewer,
     slow_mode_record,
     slow_mode_wait,
 )
@@ -194,8 +198,6 @@ def share_update(
     the topic after `share.revoked {"reason": "password"}`: viewers join again with the
     new password. Raises NotFound (not theirs, or ended), Invalid (as `share_create`).
     """
-    from shares.selectors import share_view_data
-
     with transaction.atomic():
         share = _owned_share(user, share_id, lock=True)
         if not share.is_live:
@@ -239,7 +241,9 @@ def share_update(
             chosen = _chosen_goals(user, goals)
             share.all_goals = chosen is None
             fields.append("all_goals")
-        share.save(update_fields=fields or None)
+        if not fields:
+            return share
+        share.save(update_fields=fields)
         if goals is not _UNSET:
             share.goals.set(chosen or [])
         _publish_scope_change(share, previous_goals)
@@ -319,7 +323,8 @@ def expiry_watch(share: Share) -> None:
 
     The check runs when the share expires, or every 50 s until then (so a changed expiry
     is noticed in time), and ends the share within a second of `expires_at`. Idempotent
-    per share: the hub's debounce merges repeated calls.
+    per share: the hub's debounce merges repeated calls. The watch stops when nobody is on
+    the share any more; the next join starts it again.
     """
     if share.expires_at is None or not share.is_active:
         return
@@ -332,10 +337,11 @@ def expiry_watch(share: Share) -> None:
         # this at once; nobody is connected there to be told, and rescheduling would spin.
         if time.monotonic() - scheduled_at < delay / 2:
             return
-        if not share_expire_due(share_id=share_id):
-            current = Share.objects.filter(pk=share_id).first()
-            if current is not None:
-                expiry_watch(current)
+        if share_expire_due(share_id=share_id):
+            return
+        current = Share.objects.filter(pk=share_id).first()
+        if current is not None and presence_state(current.topic_key).count > 0:
+            expiry_watch(current)
 
     debounce(f"shares.expiry:{share_id}", delay, check)
 
@@ -362,21 +368,23 @@ def viewer_kick(*, user: User, share_id: int, viewer: str) -> None:
             revoke(share.topic_key, conn_id=member[2:], close=True)
 
 
-def _viewer_signer(share: Share) -> signing.Signer:
-    return signing.Signer(salt=f"shares.viewer.{share.token}")
-
-
 def viewer_id(share: Share, member: str, address: str) -> str:
-    """The opaque id of a presence member in the room summary (signed, so only the server reads it)."""
-    return _viewer_signer(share).sign_object([member, address if member.startswith("a:") else ""])
+    """The opaque id of a presence member in the room summary: 16 characters of an HMAC of the
+    share and the member, short because every `room.updated` lists up to 100 of them. What it
+    stands for (the member and, for an anonymous one, its address, which must never reach the
+    owner) is kept in the cache, on every process, for `viewer_id_read`."""
+    digest = salted_hmac("shares.viewer", f"{share.token}:{member}").digest()[:12]
+    viewer = base64.urlsafe_b64encode(digest).decode()
+    remember_viewer(share, viewer, member, address if member.startswith("a:") else "")
+    return viewer
 
 
 def viewer_id_read(share: Share, viewer: str) -> tuple[str, str]:
-    try:
-        member, address = _viewer_signer(share).unsign_object(viewer)
-    except (signing.BadSignature, ValueError, TypeError):
-        raise Invalid(fields={"viewer": "Not a viewer of this share."}) from None
-    return str(member), str(address)
+    """(member, address) of a viewer id of this share, or Invalid."""
+    found = recall_viewer(share, viewer)
+    if found is None:
+        raise Invalid(fields={"viewer": "Not a viewer of this share."})
+    return found
 
 
 # -- comments ---------------------------------------------------------------------------
