@@ -21,7 +21,9 @@ FILE_STATUS_HELP = "pending, uploading, processing, completed, failed or cancell
 
 class FileDeclareSerializer(serializers.Serializer):
     name = TypedCharField(max_length=1000, help_text="The file's name as picked (shown; never used as a path).")
-    size = serializers.IntegerField(min_value=0, max_value=MAX_ID, help_text="Bytes (UPLOAD_MAX_FILE_BYTES).")
+    size = serializers.IntegerField(
+        min_value=0, max_value=MAX_ID, help_text="Bytes, at least 1 (UPLOAD_MAX_FILE_BYTES)."
+    )
     type = TypedCharField(max_length=100, help_text="Declared content type, e.g. image/jpeg (UPLOAD_ALLOWED_TYPES).")
 
 

@@ -51,8 +51,9 @@ def check_file(*, name: str, size: int, content_type: str, field: str = "files")
     """A declared file within the per-file rules; Invalid (TooLarge over the size) naming the file and rule."""
     shown = display_name(name)
     kind = normalise_type(content_type)
-    if size < 0:
-        raise Invalid(fields={field: f"{shown}: the size must be 0 or more."})
+    if size < 1:
+        # An empty file has nothing to upload, sniff or keep (tus clients would never PATCH it).
+        raise Invalid(fields={field: f"{shown}: the file is empty."})
     if size > settings.UPLOAD_MAX_FILE_BYTES:
         raise TooLarge(
             f"{shown}: {size} bytes is over the limit of {settings.UPLOAD_MAX_FILE_BYTES} bytes per file "

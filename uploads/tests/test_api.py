@@ -68,6 +68,7 @@ def test_session_create_gives_files_with_upload_urls_and_progress(ann_client, an
             ["UPLOAD_MAX_SESSION_BYTES"],
         ),
         ([photo()], "secret", 400, "category", ["UPLOAD_CATEGORIES"]),
+        ([photo("empty.pdf", 0, "application/pdf")], "personal", 400, "files", ["empty.pdf", "empty"]),
     ],
 )
 def test_session_create_refusals_name_the_file_and_rule_and_create_nothing(
