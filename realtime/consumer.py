@@ -1,6 +1,11 @@
-"""The one WebSocket consumer: protocol v1 over /ws/ (docs/protocol.md).
+"""Protocol v1 connections (docs/protocol.md): the transport-independent frame handling, and
+the WebSocket consumer over /ws/.
 
-A plain ASGI application rather than a Channels consumer class: it has no
+`Connection` holds every protocol rule (hello, limits, auth, topics, streams, presence,
+replies, close codes); a transport only says how frames leave and how a close is sent:
+`WebSocketConnection` here, `realtime.transport_http.HttpSession` for the HTTP transport.
+
+The WebSocket consumer is a plain ASGI application rather than a Channels consumer class: it has no
 channel-layer channel of its own (the process hub fans out to it) and does not pay
 Channels' per-dispatch database clean-up on every frame. It holds no ORM calls:
 each frame leads to at most one `db_call` (realtime.db) call into the registry's
@@ -54,17 +59,15 @@ class Subscription:
 
 
 class Connection:
-    """One client connection: parses frames, enforces limits, writes frames in order."""
+    """One client connection: parses frames, enforces limits, joins topics, replies.
 
-    # Slots and lazily created queues keep an idle connection small (docs/performance.md).
+    Transports implement `write()` (one frame out, in order) and `close()` (the close code
+    after everything queued, then no more frames).
+    """
+
+    # Slots keep an idle connection small (docs/performance.md).
     __slots__ = (
         "_expiry_timer",
-        "_outbox",
-        "_outbox_bytes",
-        "_raw",
-        "_send",
-        "_server_send",
-        "_writing",
         "bucket",
         "closed",
         "conn_id",
@@ -78,10 +81,9 @@ class Connection:
         "user",
     )
 
-    def __init__(self, scope: dict[str, Any], send: Any) -> None:
+    def __init__(self, scope: dict[str, Any]) -> None:
         self.scope = scope
         self.conn_id = secrets.token_hex(8)
-        self._send = send
         self.user: Any = None
         self.subscriptions: dict[str, Subscription] = {}
         self.hub: Hub | None = None
@@ -92,68 +94,46 @@ class Connection:
         self.errors = ErrorWindow(limit=10, seconds=10)
         self.rate_strikes = 0
         self.throttles = Throttles()
-        self._outbox: deque[Any] = deque()
-        self._outbox_bytes = 0
-        self._writing = False
         self._expiry_timer: asyncio.TimerHandle | None = None
-        self._server_send = scope.get(SERVER_SEND, send)
-        self._raw: RawWriter | None = None
+
+    # -- transport ---------------------------------------------------------------
+
+    def write(self, frame: str, wire: bytes | None = None) -> None:
+        raise NotImplementedError
+
+    def close(self, code: int) -> None:
+        raise NotImplementedError
 
     # -- lifecycle ---------------------------------------------------------------
 
-    async def run(self, receive: Any) -> None:
-        message = await receive()
-        if message["type"] != "websocket.connect":
-            return
-        identity, token_error = await self._identify()
-        await self._send({"type": "websocket.accept"})
-        self._raw = raw_writer_for(self._server_send)
-        if token_error:
-            # A bad ?token= is never downgraded to anonymous (protocol section 1).
-            await self._send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})
-            return
+    async def start(self, identity: Identity) -> None:
+        """Attaches to the process hub, takes the identity and sends `hello`."""
         self.hub = await get_hub()
         self.hub.attach(self)
         await self._set_identity(identity)
-        try:
-            self.write(
-                protocol.encode(
-                    {
-                        "op": "hello",
-                        "protocol": protocol.PROTOCOL_VERSION,
-                        "conn": self.conn_id,
-                        "user": user_public(self.user) if self.user else None,
-                        "heartbeat": settings.REALTIME_HEARTBEAT,
-                        "limits": {
-                            "max_frame_bytes": settings.REALTIME_MAX_FRAME_BYTES,
-                            "max_topics": settings.REALTIME_MAX_TOPICS,
-                        },
-                    }
-                )
-            )
-            while True:
-                message = await receive()
-                kind = message["type"]
-                if kind == "websocket.disconnect":
-                    break
-                if kind == "websocket.receive" and not self.closed:
-                    await self.on_frame(message.get("text"), message.get("bytes"))
-        finally:
-            self.closed = True
-            await self._cleanup()
+        self.write(self.hello_frame())
 
-    async def _identify(self) -> tuple[Identity, bool]:
-        """The identity from `?token=` or the session cookie; True when the token is bad."""
-        tokens = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("token")
-        if tokens:
-            try:
-                return await db_call(identity_from_token)(tokens[0]), False
-            except Unauthorized:
-                return Identity(user=None), True
-        session_key = session_key_from_headers(self.scope.get("headers", []))
-        if session_key:
-            return await db_call(identity_from_session)(session_key), False
-        return Identity(user=None), False  # nothing to look up: no database call
+    def hello_frame(self) -> str:
+        return protocol.encode(
+            {
+                "op": "hello",
+                "protocol": protocol.PROTOCOL_VERSION,
+                "conn": self.conn_id,
+                "user": user_public(self.user) if self.user else None,
+                "heartbeat": settings.REALTIME_HEARTBEAT,
+                "limits": {
+                    "max_frame_bytes": settings.REALTIME_MAX_FRAME_BYTES,
+                    "max_topics": settings.REALTIME_MAX_TOPICS,
+                },
+            }
+        )
+
+    async def finish(self) -> None:
+        """Leaves every topic and its presence, and detaches (once the transport is gone)."""
+        self.closed = True
+        await self._cleanup()
+
+    # -- lifecycle ---------------------------------------------------------------
 
     async def _set_identity(self, identity: Identity) -> None:
         hub = self._hub()
@@ -181,43 +161,12 @@ class Connection:
         if self.user is not None:
             await self.hub.user_disconnected(self.user.pk, self.conn_id)
 
-    def close(self, code: int) -> None:
-        """Sends the close frame after everything already queued, and stops reading frames."""
-        if self.closed:
-            return
-        self.closed = True
-        self._outbox.append((_CLOSE, code))
-        self._start_writer()
-
     def housekeeping(self, now: float) -> None:
         """Called by the hub about once a second: closes idle connections."""
         if not self.closed and now - self.last_frame_at > 3 * settings.REALTIME_HEARTBEAT:
             self.close(CLOSE_IDLE)
 
     # -- output ------------------------------------------------------------------
-
-    def write(self, frame: str, wire: bytes | None = None) -> None:
-        """Sends or queues one frame; drops the connection when its unsent output passes the bound.
-
-        `wire` is the frame already built as WebSocket bytes (shared by every recipient).
-        """
-        if self.closed:
-            return
-        raw = self._raw
-        if raw is not None and not self._writing:
-            if wire is None:
-                wire = text_frame(frame.encode())
-            if raw.buffered() + len(wire) > settings.REALTIME_MAX_BUFFERED_BYTES:
-                self._drop_slow_reader()
-            else:
-                raw.write(wire)  # a closing socket takes nothing; its disconnect ends run()
-            return
-        self._outbox.append(frame)
-        self._outbox_bytes += len(frame)
-        if self._outbox_bytes > settings.REALTIME_MAX_BUFFERED_BYTES:
-            self._drop_slow_reader()
-            return
-        self._start_writer()
 
     def deliver(self, key: str, frame: str, wire: bytes | None = None) -> None:
         """A live event from the hub (one shared string, and its frame bytes, for every recipient)."""
@@ -248,41 +197,6 @@ class Connection:
             self.close(close)
             return
         asyncio.get_running_loop().create_task(self._unsubscribe(subscription))
-
-    def _start_writer(self) -> None:
-        if not self._writing:
-            self._writing = True
-            asyncio.get_running_loop().create_task(self._drain())
-
-    async def _drain(self) -> None:
-        try:
-            while self._outbox:
-                item = self._outbox.popleft()
-                if isinstance(item, tuple):
-                    await self._server_send({"type": "websocket.close", "code": item[1]})
-                    self._outbox.clear()
-                    self._outbox_bytes = 0
-                    return
-                self._outbox_bytes -= len(item)
-                await self._server_send({"type": "websocket.send", "text": item})
-        except Exception:
-            # The client went away mid-write; the disconnect message ends run().
-            self._outbox.clear()
-            self._outbox_bytes = 0
-        finally:
-            self._writing = False
-
-    def _drop_slow_reader(self) -> None:
-        logger.warning("Dropping connection %s: it is not reading its frames", self.conn_id)
-        self.closed = True
-        self._outbox.clear()
-        self._outbox_bytes = 0
-        if self._raw is not None:
-            self._raw.abort()
-        else:
-            asyncio.get_running_loop().create_task(
-                self._server_send({"type": "websocket.close", "code": CLOSE_SERVER_ERROR})
-            )
 
     def reply(self, ref: str, payload: Any = None) -> None:
         self.write(protocol.reply_ok(ref, payload))
@@ -457,6 +371,123 @@ class Connection:
         return self.hub
 
 
+class WebSocketConnection(Connection):
+    """Protocol v1 over one WebSocket: frames go out as WebSocket messages, in order."""
+
+    __slots__ = ("_outbox", "_outbox_bytes", "_raw", "_send", "_server_send", "_writing")
+
+    def __init__(self, scope: dict[str, Any], send: Any) -> None:
+        super().__init__(scope)
+        self._send = send
+        self._outbox: deque[Any] = deque()
+        self._outbox_bytes = 0
+        self._writing = False
+        self._server_send = scope.get(SERVER_SEND, send)
+        self._raw: RawWriter | None = None
+
+    async def run(self, receive: Any) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        identity, token_error = await self._identify()
+        await self._send({"type": "websocket.accept"})
+        self._raw = raw_writer_for(self._server_send)
+        if token_error:
+            # A bad ?token= is never downgraded to anonymous (protocol section 1).
+            await self._send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})
+            return
+        try:
+            await self.start(identity)
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.disconnect":
+                    break
+                if kind == "websocket.receive" and not self.closed:
+                    await self.on_frame(message.get("text"), message.get("bytes"))
+        finally:
+            await self.finish()
+
+    async def _identify(self) -> tuple[Identity, bool]:
+        """The identity from `?token=` or the session cookie; True when the token is bad."""
+        tokens = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("token")
+        if tokens:
+            try:
+                return await db_call(identity_from_token)(tokens[0]), False
+            except Unauthorized:
+                return Identity(user=None), True
+        session_key = session_key_from_headers(self.scope.get("headers", []))
+        if session_key:
+            return await db_call(identity_from_session)(session_key), False
+        return Identity(user=None), False  # nothing to look up: no database call
+
+    def close(self, code: int) -> None:
+        """Sends the close frame after everything already queued, and stops reading frames."""
+        if self.closed:
+            return
+        self.closed = True
+        self._outbox.append((_CLOSE, code))
+        self._start_writer()
+
+    def write(self, frame: str, wire: bytes | None = None) -> None:
+        """Sends or queues one frame; drops the connection when its unsent output passes the bound.
+
+        `wire` is the frame already built as WebSocket bytes (shared by every recipient).
+        """
+        if self.closed:
+            return
+        raw = self._raw
+        if raw is not None and not self._writing:
+            if wire is None:
+                wire = text_frame(frame.encode())
+            if raw.buffered() + len(wire) > settings.REALTIME_MAX_BUFFERED_BYTES:
+                self._drop_slow_reader()
+            else:
+                raw.write(wire)  # a closing socket takes nothing; its disconnect ends run()
+            return
+        self._outbox.append(frame)
+        self._outbox_bytes += len(frame)
+        if self._outbox_bytes > settings.REALTIME_MAX_BUFFERED_BYTES:
+            self._drop_slow_reader()
+            return
+        self._start_writer()
+
+    def _start_writer(self) -> None:
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._outbox:
+                item = self._outbox.popleft()
+                if isinstance(item, tuple):
+                    await self._server_send({"type": "websocket.close", "code": item[1]})
+                    self._outbox.clear()
+                    self._outbox_bytes = 0
+                    return
+                self._outbox_bytes -= len(item)
+                await self._server_send({"type": "websocket.send", "text": item})
+        except Exception:
+            # The client went away mid-write; the disconnect message ends run().
+            self._outbox.clear()
+            self._outbox_bytes = 0
+        finally:
+            self._writing = False
+
+    def _drop_slow_reader(self) -> None:
+        logger.warning("Dropping connection %s: it is not reading its frames", self.conn_id)
+        self.closed = True
+        self._outbox.clear()
+        self._outbox_bytes = 0
+        if self._raw is not None:
+            self._raw.abort()
+        else:
+            asyncio.get_running_loop().create_task(
+                self._server_send({"type": "websocket.close", "code": CLOSE_SERVER_ERROR})
+            )
+
+
 def _join_in_thread(handler: TopicHandler, ctx: JoinContext) -> tuple[Joined, Resume | None]:
     joined = handler.join(ctx)
     if not handler.replayable:
@@ -471,4 +502,4 @@ class RealtimeConsumer:
     """ASGI entry point for /ws/ (see config/asgi.py)."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await Connection(scope, send).run(receive)
+        await WebSocketConnection(scope, send).run(receive)
