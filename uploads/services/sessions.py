@@ -47,28 +47,29 @@ def normalise_type(content_type: str) -> str:
     return "image/jpeg" if base == "image/jpg" else base
 
 
+def _refuse(error: type[Invalid], field: str, problem: str) -> Invalid:
+    """The refusal, its text both as the message and as the field's problem (REST and tus show either)."""
+    return error(problem, fields={field: problem})
+
+
 def check_file(*, name: str, size: int, content_type: str, field: str = "files") -> DeclaredFile:
     """A declared file within the per-file rules; Invalid (TooLarge over the size) naming the file and rule."""
     shown = display_name(name)
     kind = normalise_type(content_type)
     if size < 1:
         # An empty file has nothing to upload, sniff or keep (tus clients would never PATCH it).
-        raise Invalid(fields={field: f"{shown}: the file is empty."})
+        raise _refuse(Invalid, field, f"{shown}: the file is empty.")
     if size > settings.UPLOAD_MAX_FILE_BYTES:
-        raise TooLarge(
-            f"{shown}: {size} bytes is over the limit of {settings.UPLOAD_MAX_FILE_BYTES} bytes per file "
-            "(UPLOAD_MAX_FILE_BYTES).",
-            fields={
-                field: f"{shown}: {size} bytes is over the limit of {settings.UPLOAD_MAX_FILE_BYTES} bytes "
-                "per file (UPLOAD_MAX_FILE_BYTES)."
-            },
+        limit = settings.UPLOAD_MAX_FILE_BYTES
+        raise _refuse(
+            TooLarge,
+            field,
+            f"{shown}: {size} bytes is over the limit of {limit} bytes per file (UPLOAD_MAX_FILE_BYTES).",
         )
     if kind not in settings.UPLOAD_ALLOWED_TYPES:
-        raise Invalid(
-            fields={
-                field: f"{shown}: the type {kind or '(none)'} is not allowed (UPLOAD_ALLOWED_TYPES: "
-                f"{', '.join(settings.UPLOAD_ALLOWED_TYPES)})."
-            }
+        allowed = ", ".join(settings.UPLOAD_ALLOWED_TYPES)
+        raise _refuse(
+            Invalid, field, f"{shown}: the type {kind or '(none)'} is not allowed (UPLOAD_ALLOWED_TYPES: {allowed})."
         )
     return DeclaredFile(name=name, size=size, content_type=kind)
 
@@ -77,15 +78,16 @@ def check_totals(*, count: int, total: int, name: str | None = None, field: str 
     """The session-wide limits; Invalid for too many files, TooLarge over the session's bytes."""
     prefix = f"{display_name(name)}: " if name is not None else ""
     if count > settings.UPLOAD_MAX_FILES:
-        raise Invalid(
-            fields={field: f"{prefix}at most {settings.UPLOAD_MAX_FILES} files per session (UPLOAD_MAX_FILES)."}
+        raise _refuse(
+            Invalid, field, f"{prefix}at most {settings.UPLOAD_MAX_FILES} files per session (UPLOAD_MAX_FILES)."
         )
     if total > settings.UPLOAD_MAX_SESSION_BYTES:
-        problem = (
-            f"{prefix}{total} bytes in all is over the limit of {settings.UPLOAD_MAX_SESSION_BYTES} bytes per "
-            "session (UPLOAD_MAX_SESSION_BYTES)."
+        limit = settings.UPLOAD_MAX_SESSION_BYTES
+        raise _refuse(
+            TooLarge,
+            field,
+            f"{prefix}{total} bytes in all is over the limit of {limit} bytes per session (UPLOAD_MAX_SESSION_BYTES).",
         )
-        raise TooLarge(problem, fields={field: problem})
 
 
 def new_file(session: UploadSession, declared: DeclaredFile) -> UploadFile:
@@ -104,9 +106,8 @@ def session_create(*, user: User, category: str, files: list[dict[str, Any]]) ->
     Invalid (category, type, count; naming the file and the rule) or TooLarge (sizes).
     """
     if category not in settings.UPLOAD_CATEGORIES:
-        raise Invalid(
-            fields={"category": f"Choose one of {', '.join(settings.UPLOAD_CATEGORIES)} (UPLOAD_CATEGORIES)."}
-        )
+        choices = ", ".join(settings.UPLOAD_CATEGORIES)
+        raise _refuse(Invalid, "category", f"Choose one of {choices} (UPLOAD_CATEGORIES).")
     declared = [check_file(name=item["name"], size=item["size"], content_type=item["type"]) for item in files]
     check_totals(count=len(declared), total=sum(item.size for item in declared))
     with transaction.atomic():
