@@ -58,13 +58,14 @@ export function matchResume(session, files) {
   return pairs;
 }
 
+/** A REST error as one line: its field problems (`fields`, or DRF's `{field: [...]}`), else `detail`. */
 export function errorText(data, status) {
   if (!data || typeof data !== 'object') return `The server answered ${status}.`;
-  if (data.detail) return String(data.detail);
-  const parts = Object.entries(data)
-    .filter(([key]) => key !== 'code')
+  const source = data.fields && typeof data.fields === 'object' ? data.fields : data;
+  const parts = Object.entries(source)
+    .filter(([key]) => !['code', 'detail', 'fields'].includes(key))
     .map(([, value]) => (Array.isArray(value) ? value.join(' ') : String(value)));
-  return parts.join(' ') || `The server answered ${status}.`;
+  return parts.join(' ') || (data.detail ? String(data.detail) : `The server answered ${status}.`);
 }
 
 /** Runs `tasks` (functions returning promises) at most `limit` at a time. */

@@ -176,6 +176,10 @@ describe('page helpers', () => {
 
   test('error text comes from the REST error shape', () => {
     assert.equal(errorText({ files: ['x.exe: not allowed'], code: 'invalid' }, 400), 'x.exe: not allowed');
+    assert.equal(
+      errorText({ code: 'invalid', detail: 'Some fields are invalid.', fields: { files: 'x.exe: not allowed' } }, 400),
+      'x.exe: not allowed',
+    );
     assert.equal(errorText({ detail: 'No.' }, 404), 'No.');
     assert.equal(errorText(null, 502), 'The server answered 502.');
   });
