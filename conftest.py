@@ -93,6 +93,23 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """REST throttles count requests in the cache (per user, address or account name, all
+    test users look alike): each test starts with nothing counted. On Redis only the
+    throttles' keys go, so what other processes keep there stays."""
+    from django.core.cache import cache
+
+    backend = getattr(cache, "_cache", None)
+    if hasattr(backend, "get_client"):  # django.core.cache.backends.redis.RedisCache
+        client = backend.get_client(write=True)  # type: ignore[union-attr]
+        keys = list(client.scan_iter(match=cache.make_key("throttle_*"), count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest_asyncio.fixture(autouse=True)
 async def fresh_hub():
     """Each async test runs on its own event loop; the next one must start its own realtime hub."""

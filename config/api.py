@@ -1,13 +1,17 @@
-"""REST glue shared by every app: pagination and the error mapping."""
+"""REST glue shared by every app: pagination, the error mapping and shared fields."""
 
+import math
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import pagination, serializers
+from rest_framework import exceptions, pagination, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import ServiceError
+from config.errors import Invalid, NotFound, ServiceError
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -16,32 +20,113 @@ class Pagination(pagination.PageNumberPagination):
     max_page_size = 200
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus domain errors mapped to their HTTP status.
+# DRF's exceptions and the protocol code each answers with (docs/protocol.md section 2);
+# HTTP-only conditions (405, 406, 415) keep DRF's own code.
+PROTOCOL_CODES: tuple[tuple[type[exceptions.APIException], str], ...] = (
+    (exceptions.ValidationError, "invalid"),
+    (exceptions.ParseError, "bad_request"),
+    (exceptions.NotAuthenticated, "unauthorized"),
+    (exceptions.AuthenticationFailed, "unauthorized"),
+    (exceptions.PermissionDenied, "forbidden"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.Throttled, "rate_limited"),
+)
 
-    Domain errors answer in DRF's usual shape (`{"detail": ...}`, field errors as
-    `{"field": ["..."]}`) with the protocol code alongside.
+
+def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one REST error shape: the WebSocket error object, with `detail` for its `message`."""
+    body: dict[str, Any] = {"code": code, "detail": detail}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def first_problem(problem: Any) -> str:
+    """The first message in DRF's nested error lists and dicts (as the WebSocket reports a field)."""
+    while isinstance(problem, list | dict) and problem:
+        problem = problem[0] if isinstance(problem, list) else next(iter(problem.values()))
+    return str(problem)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every REST error as `{"code", "detail", "fields"?}`, the WebSocket error object's shape.
+
+    Domain errors keep their code and status; DRF's own (validation, authentication,
+    permission, not found, method, parse, media type, throttling) get the protocol code.
+    A 429 carries `fields.retry_after` (seconds) and a `Retry-After` header.
     """
     if isinstance(exc, ServiceError):
-        if exc.fields:
-            body: dict[str, Any] = {name: [str(problem)] for name, problem in exc.fields.items()}
+        domain = Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+        retry_after = (exc.fields or {}).get("retry_after")
+        if isinstance(retry_after, int | float):
+            domain["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return domain
+    response = drf_exception_handler(exc, context)  # Http404 and PermissionDenied too; sets auth headers
+    if response is None:
+        return None  # an unexpected exception: Django's 500 (JSON under /api/, see server_error)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    assert isinstance(exc, exceptions.APIException)
+    code = next((code for kind, code in PROTOCOL_CODES if isinstance(exc, kind)), None)
+    if code is None:
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+    fields: dict[str, Any] | None = None
+    if isinstance(exc, exceptions.ValidationError):
+        detail = Invalid.default_message
+        if isinstance(exc.detail, dict):
+            fields = {name: first_problem(problem) for name, problem in exc.detail.items()}
+            if "non_field_errors" in exc.detail:
+                detail = first_problem(exc.detail["non_field_errors"])
         else:
-            body = {"detail": exc.message}
-        body["code"] = exc.code
-        return Response(body, status=exc.http_status)
-    return drf_exception_handler(exc, context)
+            detail = first_problem(exc.detail)
+    elif isinstance(exc.detail, dict):  # e.g. SimpleJWT's {"detail", "code", "messages"}
+        detail = str(exc.detail.get("detail") or first_problem(exc.detail))
+    else:
+        detail = first_problem(exc.detail)
+    if isinstance(exc, exceptions.Throttled):
+        wait = max(1, math.ceil(getattr(exc, "wait", None) or 1))
+        fields = {"retry_after": wait}
+        response["Retry-After"] = str(wait)
+        detail = f"Too many requests; try again in {wait} seconds."
+    response.data = error_body(code, detail, fields)
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 handler: the common error shape under /api/, the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(ServiceError.code, ServiceError.default_message), status=500)
+    return defaults.server_error(request)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 handler for paths no URL matches: the common error shape under /api/."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(NotFound.code, NotFound.default_message), status=404)
+    return defaults.page_not_found(request, exception)
 
 
 class ErrorSerializer(serializers.Serializer):
-    """An error: `detail` says what went wrong; invalid fields come as `{"field": ["problem"]}`."""
+    """An error, the WebSocket error object's shape: `code`, `detail`, and `fields` naming each invalid field."""
 
-    detail = serializers.CharField(required=False)
-    code = serializers.CharField(required=False, help_text="Machine-readable error code, e.g. conflict.")
+    code = serializers.CharField(help_text="Machine-readable error code, e.g. invalid, not_found, rate_limited.")
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(  # type: ignore[assignment]  # the output key; DRF pops declared fields
+        required=False,
+        help_text='Invalid fields, each with its first problem ({"body": "This field is required."}); '
+        "`retry_after` (seconds) on 429.",
+    )
 
 
 # Error responses every API documents the same way.
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Not signed in, or the token is invalid or expired.")
 INVALID = OpenApiResponse(ErrorSerializer, description="Invalid fields; each names its problem.")
+RATE_LIMITED = OpenApiResponse(
+    ErrorSerializer, description="Too many requests: wait `Retry-After` seconds (also `fields.retry_after`)."
+)
 
 
 # -- fields shared by REST bodies and WebSocket payloads -------------------------

@@ -4,7 +4,9 @@ Every reader raises ImproperlyConfigured naming the variable when its value is
 malformed, so a typo stops start-up with a message that says where to look.
 """
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,6 +91,16 @@ class Env:
             origins.append(f"{parts.scheme}://{parts.hostname}:{port or default_port}")
         return origins
 
+    def browser_origins(self, name: str, default: list[str]) -> list[str]:
+        """Full origins as a browser's Origin header spells them: the default port left out."""
+        spelled = []
+        for origin in self.origins(name, default):
+            for scheme, port in (("http", ":80"), ("https", ":443")):
+                if origin.startswith(f"{scheme}://") and origin.endswith(port):
+                    origin = origin.removesuffix(port)
+            spelled.append(origin)
+        return spelled
+
     def rate(self, name: str, default: str) -> tuple[int, float]:
         """A token bucket written as "burst/refill per second", e.g. "20/10"."""
         value = self.text(name, default) or default
@@ -100,6 +112,27 @@ class Env:
         if not sep or parsed[0] < 1 or parsed[1] <= 0:
             raise ImproperlyConfigured(f"{name} must look like 20/10 (burst / refill per second), got {value!r}.")
         return parsed
+
+    def throttle_rate(self, name: str, default: str) -> str | None:
+        """A REST throttle rate as DRF writes it ("10/min": count / s, min, hour or day), or "off" (None)."""
+        value = (self.text(name, default) or default).lower()
+        if value in {"off", "none"}:
+            return None
+        if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+            raise ImproperlyConfigured(
+                f"{name} must look like 10/min (count / s, min, hour or day) or off, got {value!r}."
+            )
+        return value
+
+    def networks(self, name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """A comma-separated list of IP addresses or networks (10.0.0.5, 10.0.0.0/8, ::1)."""
+        networks = []
+        for item in self.items(name, []):
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ImproperlyConfigured(f"{name} must list IP addresses or networks, got {item!r}.") from None
+        return networks
 
     def database(self, name: str, default: dict[str, Any]) -> dict[str, Any]:
         value = self.raw(name)

@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import Env
@@ -44,6 +45,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
     "realtime",
     "accounts",
     "chat",
@@ -55,6 +58,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # CORS answers preflights and adds its headers before CommonMiddleware can redirect.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -170,6 +175,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # Every view counts writes per user; the auth views set their own (accounts/api/views.py).
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.WriteThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }
@@ -180,11 +187,34 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
 }
+# REST throttles (config/throttling.py), counted in the cache: Redis with REDIS_URL, so they
+# hold across processes. "off" turns one off.
+THROTTLE_RATES = {
+    "login_account": env.throttle_rate("THROTTLE_LOGIN_ACCOUNT", "10/min"),
+    "login_address": env.throttle_rate("THROTTLE_LOGIN_ADDRESS", "30/min"),
+    "register": env.throttle_rate("THROTTLE_REGISTER", "10/hour"),
+    "token_refresh": env.throttle_rate("THROTTLE_TOKEN_REFRESH", "30/min"),
+    "writes": env.throttle_rate("THROTTLE_WRITES", "120/min"),
+}
+# Peers (addresses or networks) whose X-Forwarded-For names the client; anyone else's is ignored.
+TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES")
+
+# CORS for SPAs on other origins (django-cors-headers): off unless CORS_ALLOWED_ORIGINS lists
+# them; REST only, no cookies (SPAs send a JWT in Authorization).
+CORS_ALLOWED_ORIGINS = env.browser_origins("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_HEADERS = (*default_cors_headers, "if-none-match", "x-share-password")
+CORS_EXPOSE_HEADERS = ["Retry-After", "ETag"]
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Realtime backend API",
     "DESCRIPTION": "REST endpoints of the realtime backend. The WebSocket protocol is in docs/protocol.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's pinned copies, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Choice sets whose field names other apps use too (`kind`).
     "ENUM_NAME_OVERRIDES": {

@@ -23,3 +23,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("", include("accounts.urls")),
 ]
+
+# Under /api/, a path no URL matches and an unexpected error answer in the common error shape.
+handler404 = "config.api.page_not_found"
+handler500 = "config.api.server_error"

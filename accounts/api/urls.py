@@ -1,12 +1,11 @@
 from django.urls import path
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.api import views
 
 urlpatterns = [
     path("auth/register/", views.RegisterApi.as_view(), name="api-register"),
-    path("auth/token/", TokenObtainPairView.as_view(), name="api-token"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("auth/token/", views.TokenObtainApi.as_view(), name="api-token"),
+    path("auth/token/refresh/", views.TokenRefreshApi.as_view(), name="api-token-refresh"),
     path("users/", views.UserListApi.as_view(), name="api-user-list"),
     path("users/me/", views.UserMeApi.as_view(), name="api-user-me"),
     path("users/me/friends/", views.UserFriendListApi.as_view(), name="api-user-friends"),

@@ -8,6 +8,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import selectors, services
 from accounts.api.serializers import (
@@ -20,8 +22,14 @@ from accounts.api.serializers import (
 )
 from accounts.auth import AuthenticatedRequest, signed_in_user
 from accounts.models import User
-from config.api import UNAUTHORIZED, ErrorSerializer
+from config.api import INVALID, RATE_LIMITED, UNAUTHORIZED, ErrorSerializer
 from config.errors import NotFound
+from config.throttling import (
+    LoginAccountThrottle,
+    LoginAddressThrottle,
+    RegisterAddressThrottle,
+    TokenRefreshAddressThrottle,
+)
 
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such active user.")
 
@@ -40,6 +48,7 @@ class RegisterApi(APIView):
     # and with no authenticators DRF answers a refused permission with 403, not 401.
     authentication_classes = []
     permission_classes = [RegistrationOpen]
+    throttle_classes = [RegisterAddressThrottle]
 
     @extend_schema(
         summary="Create an account",
@@ -48,6 +57,7 @@ class RegisterApi(APIView):
             201: RegisterResultSerializer,
             400: OpenApiResponse(ErrorSerializer, description="Taken username, weak password or bad email."),
             403: OpenApiResponse(ErrorSerializer, description="Registration is turned off."),
+            429: RATE_LIMITED,
         },
         auth=[],
     )
@@ -57,6 +67,26 @@ class RegisterApi(APIView):
         user = services.user_register(**serializer.validated_data)
         tokens = services.token_pair_create(user=user)
         return Response(RegisterResultSerializer({"user": user, **tokens}).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    summary="Sign in: an access and a refresh token",
+    responses={200: TokenObtainPairSerializer, 400: INVALID, 401: UNAUTHORIZED, 429: RATE_LIMITED},
+)
+class TokenObtainApi(TokenObtainPairView):
+    """SimpleJWT's sign-in, limited per account name and per client address (brute force)."""
+
+    throttle_classes = [LoginAddressThrottle, LoginAccountThrottle]
+
+
+@extend_schema(
+    summary="A new access token (and a rotated refresh token)",
+    responses={200: TokenRefreshSerializer, 400: INVALID, 401: UNAUTHORIZED, 429: RATE_LIMITED},
+)
+class TokenRefreshApi(TokenRefreshView):
+    """SimpleJWT's refresh, limited per client address."""
+
+    throttle_classes = [TokenRefreshAddressThrottle]
 
 
 class UserMeApi(APIView):

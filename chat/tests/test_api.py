@@ -141,7 +141,7 @@ def test_channel_create(api_client_as, ann):
 def test_channel_create_invalid(api_client_as, ann, general):
     response = api_client_as(ann).post("/api/chat/channels/", {"name": "Other", "slug": "general"}, format="json")
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid" and "slug" in response.json()
+    assert response.json()["code"] == "invalid" and "slug" in response.json()["fields"]
     assert api_client_as(ann).post("/api/chat/channels/", {}, format="json").status_code == 400
 
 
@@ -246,7 +246,7 @@ def test_message_post_without_client_id_gets_one(api_client_as, general, ben):
 def test_message_post_invalid_body(api_client_as, general, ben, body):
     response = api_client_as(ben).post(f"/api/chat/channels/{general.pk}/messages/", {"body": body}, format="json")
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid" and "body" in response.json()
+    assert response.json()["code"] == "invalid" and "body" in response.json()["fields"]
     assert not Message.objects.exists()
 
 
@@ -401,7 +401,7 @@ def test_dm_history_cursor_pages(api_client_as, ann, ben, friends):
 
     stranger = dm(ann, make_friend_of(ann), "elsewhere")
     bad = client.get(url, {"before": stranger.pk})
-    assert bad.status_code == 400 and "before" in bad.json()
+    assert bad.status_code == 400 and "before" in bad.json()["fields"]
 
 
 def make_friend_of(user: User) -> User:

@@ -47,10 +47,10 @@ def test_goal_crud_and_progress(ann, api_client_as, published):
 
 def test_goal_and_progress_refusals(ann, ben, run_goal, api_client_as, api_client):
     api = api_client_as(ann)
-    assert api.post("/api/goals/", {"title": ""}, format="json").json()["title"]
+    assert api.post("/api/goals/", {"title": ""}, format="json").json()["fields"]["title"]
     assert api.post("/api/goals/", {"title": "x", "target": "lots"}, format="json").status_code == 400
     both = api.post(f"/api/goals/{run_goal.pk}/progress/", {"value": 1, "delta": 1}, format="json")
-    assert both.status_code == 400 and "value" in both.json()
+    assert both.status_code == 400 and "value" in both.json()["fields"]
     other = api_client_as(ben)
     for response in (
         other.get(f"/api/goals/{run_goal.pk}/"),
@@ -110,7 +110,7 @@ def test_share_create_shows_the_link_and_never_the_password(ann, run_goal, api_c
 def test_share_create_and_update_refusals(ann, ben, public_share, api_client_as, api_client):
     api = api_client_as(ann)
     no_password = api.post("/api/shares/", {"title": "S", "kind": "password"}, format="json")
-    assert no_password.status_code == 400 and "password" in no_password.json()
+    assert no_password.status_code == 400 and "password" in no_password.json()["fields"]
     short = api.post("/api/shares/", {"title": "S", "kind": "password", "password": "abc"}, format="json")
     assert short.status_code == 400
     assert api.post("/api/shares/", {"title": "S", "goals": "some"}, format="json").status_code == 400
@@ -226,4 +226,4 @@ def test_slow_mode_over_rest_is_429_with_retry_after(ann, public_share, api_clie
         api_client.post(f"/api/s/{public_share.token}/comments/", {"message": "one"}, format="json").status_code == 201
     )
     again = api_client.post(f"/api/s/{public_share.token}/comments/", {"message": "two"}, format="json")
-    assert again.status_code == 429 and again.json()["retry_after"]
+    assert again.status_code == 429 and again.json()["fields"]["retry_after"] and again["Retry-After"]
