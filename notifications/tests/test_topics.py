@@ -1,6 +1,7 @@
 """Notifications on the `inbox` topic over the real ASGI stack: live pushes, resume, read
 state across devices, and one `unread` object with chat's counters."""
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -8,9 +9,9 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 
 from accounts.services import user_follow
-from accounts.tests.factories import UserFactory, make_friends
+from accounts.tests.factories import FollowFactory, UserFactory, make_friends
 from chat import services as chat_services
-from notifications import services, signals
+from notifications import receivers, services, signals
 from notifications.models import Notification
 from realtime.testing import Client, open_client, token_for
 
@@ -127,3 +128,60 @@ async def test_a_chat_change_and_a_notification_change_each_publish_one_complete
     assert (after_dm["dms"], after_dm["notifications"]) == (1, 0)
     assert (after_notification["dms"], after_notification["notifications"]) == (1, 1)
     await ben_inbox.disconnect()
+
+
+def _send_each_signal(name: str, ann: Any, ben: Any) -> Any:
+    """Sends one signal inside a transaction, as host code does; returns who is notified."""
+    with transaction.atomic():
+        if name == "achievement_unlocked":
+            signals.achievement_unlocked.send(sender=None, user=ann, achievement={"id": 1, "name": "First run"})
+            return ann
+        if name == "work_purchased":
+            signals.work_purchased.send(sender=None, seller=ann, buyer=ben, work={"id": 2, "title": "Sunrise"}, price=9)
+            return ann
+        if name == "task_assigned":
+            signals.task_assigned.send(sender=None, user=ann, task={"id": 3, "title": "Docs"}, by=ben)
+            return ann
+        if name == "task_completed":
+            signals.task_completed.send(sender=None, user=ben, task={"id": 3, "title": "Docs"}, by=ann)
+            return ann
+        if name == "goal_reached":
+            goal = SimpleNamespace(pk=4, title="Run 100 km", owner=ann, target=100, unit="km")
+            receivers.goal_reached.send(sender=SimpleNamespace, goal=goal)
+            return ann
+    if name == "user_followed":
+        user_follow(follower=ben, followee_id=ann.pk)
+        return ann
+    # friendship_formed: ann follows ben back (ben's follow is a row written directly, no signal)
+    FollowFactory(follower=ben, followee=ann)
+    user_follow(follower=ann, followee_id=ben.pk)
+    return ann
+
+
+@pytest.mark.parametrize(
+    ("signal", "title"),
+    [
+        ("achievement_unlocked", "First run"),
+        ("work_purchased", "Ben bought Sunrise"),
+        ("task_assigned", "Ben assigned you Docs"),
+        ("task_completed", "Ben completed Docs"),
+        ("goal_reached", "Goal reached: Run 100 km"),
+        ("user_followed", "Ben followed you"),
+        ("friendship_formed", "You and Ben are now friends"),
+    ],
+)
+async def test_each_signal_reaches_an_open_connection_and_the_next_one_by_resume(signal, title):
+    ann, ben, _ = await people()
+    live, _ = await inbox_of(ann)
+
+    recipient = await run(_send_each_signal, signal, ann, ben)
+
+    assert recipient == ann
+    event = await live.next_event("notification.created")
+    assert event["payload"]["notification"]["title"] == title
+    row = await run(lambda: Notification.objects.get(recipient=ann))
+    assert event["payload"]["notification"]["id"] == row.pk and row.title == title
+    await live.disconnect()
+    later, reply = await inbox_of(ann, since=event["seq"] - 1)
+    assert reply["missed"][0] == event
+    await later.disconnect()
