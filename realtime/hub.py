@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 EVENT_TYPE = "rt.event"
 # The presence key tracking which signed-in users have any connection at all.
 ONLINE_KEY = "online"
+# How often each process looks at Redis (a PING-like INFO) to notice an outage or a restart.
+REDIS_WATCH_SECONDS = 1.0
 # Every hub listens on this group for messages about users rather than topics
 # (a deactivated user's connections are closed on every process).
 USERS_GROUP = "rt-users"
@@ -73,8 +75,9 @@ class Hub:
             if settings.REDIS_URL
             else LocalPresence()
         )
-        # Presence entries this process owns: (key, member, conn_id) -> member info.
-        self.presence_entries: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # Presence entries this process owns: (key, member, conn_id) -> (member info, group),
+        # kept so they can be written again to a Redis that restarted empty.
+        self.presence_entries: dict[tuple[str, str, str], tuple[dict[str, Any], str | None]] = {}
         self._pending_diffs: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
         self._operations: asyncio.Queue[tuple[str, str, Any, asyncio.Future[None] | None]] = asyncio.Queue()
         self._online_changes: asyncio.Queue[tuple[int, bool]] = asyncio.Queue()
@@ -82,6 +85,10 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self.ready: asyncio.Task[None] | None = None
         self._stopping = False
+        self._receive_task: asyncio.Task[None] | None = None
+        # Redis as the watch last saw it: its run id, and whether it was unreachable.
+        self._redis_run_id: str | None = None
+        self._redis_down = False
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -91,12 +98,14 @@ class Hub:
             await self.layer.group_add(USERS_GROUP, self.channel)
         except Exception:
             logger.exception("Channel layer group_add on %s failed", USERS_GROUP)
+        self._receive_task = self.loop.create_task(self._receive_loop(), name="realtime-hub-receive")
         self._tasks = [
-            self.loop.create_task(self._receive_loop(), name="realtime-hub-receive"),
             self.loop.create_task(self._operation_loop(), name="realtime-hub-operations"),
             self.loop.create_task(self._housekeeping_loop(), name="realtime-hub-housekeeping"),
             self.loop.create_task(self._online_signal_loop(), name="realtime-hub-online"),
         ]
+        if isinstance(self.presence, RedisPresence):
+            self._tasks.append(self.loop.create_task(self._redis_watch_loop(), name="realtime-hub-redis-watch"))
 
     async def stop(self) -> None:
         """Leaves every group and stops the hub's tasks (tests and shutdown)."""
@@ -107,9 +116,10 @@ class Hub:
             with contextlib.suppress(Exception):
                 await self.layer.group_discard(group_name(key), self.channel)
         self.topics.clear()
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._receive_task] if self._receive_task else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
         if self.presence_entries:
@@ -251,14 +261,28 @@ class Hub:
     ) -> None:
         if (key, member, conn_id) in self.presence_entries:
             return
-        self.presence_entries[(key, member, conn_id)] = info
-        if await self.presence.add(key, member, info, conn_id, group):
+        self.presence_entries[(key, member, conn_id)] = (info, group)
+        try:
+            first = await self.presence.add(key, member, info, conn_id, group)
+        except Exception:
+            # Redis is down: the entry is kept and written again when Redis is back.
+            logger.exception("Presence add on %s failed", key)
+            return
+        if first:
             self._note_presence(key, member, info, +1)
 
     async def presence_remove(self, key: str, member: str, conn_id: str) -> None:
-        info = self.presence_entries.pop((key, member, conn_id), None)
-        if info is not None and await self.presence.remove(key, member, conn_id):
-            self._note_presence(key, member, info, -1)
+        entry = self.presence_entries.pop((key, member, conn_id), None)
+        if entry is None:
+            return
+        try:
+            last = await self.presence.remove(key, member, conn_id)
+        except Exception:
+            # Redis is down: no longer refreshed, the entry expires there by itself.
+            logger.exception("Presence remove on %s failed", key)
+            return
+        if last:
+            self._note_presence(key, member, entry[0], -1)
 
     async def presence_snapshot(self, key: str, include: str | None = None) -> "Snapshot":
         """The topic's presence, with `include` (the joiner) in the capped list whatever its size."""
@@ -295,6 +319,14 @@ class Hub:
 
     async def _publish_diff(self, key: str, joins: list[dict[str, Any]], leaves: list[dict[str, Any]]) -> None:
         """One coalesced presence change: `presence.diff`, or the handler's room summary."""
+        try:
+            await self._publish_presence_change(key, joins, leaves)
+        except Exception:
+            logger.exception("Presence change on %s could not be published", key)
+
+    async def _publish_presence_change(
+        self, key: str, joins: list[dict[str, Any]], leaves: list[dict[str, Any]]
+    ) -> None:
         handler = registry.handler_for(key)
         if handler is not None and handler.room_event is not None:
             event, payload = handler.room_event, handler.room_summary(key, await self.presence_snapshot(key))
@@ -337,6 +369,51 @@ class Hub:
                     await self._presence_upkeep()
                 except Exception:
                     logger.exception("Presence upkeep failed")
+
+    async def _redis_watch_loop(self) -> None:
+        """Notices Redis going away and coming back (or restarting between two looks) and
+        then rebuilds what this process had there: its subscriptions and presence entries."""
+        assert isinstance(self.presence, RedisPresence)
+        while True:
+            await asyncio.sleep(REDIS_WATCH_SECONDS)
+            try:
+                run_id = await self.presence.server_run_id()
+            except Exception:
+                if not self._redis_down:
+                    logger.warning("Redis is unreachable; live delivery and presence wait for it")
+                self._redis_down = True
+                continue
+            if self._redis_down or (self._redis_run_id is not None and run_id != self._redis_run_id):
+                try:
+                    await self._rebuild_after_redis_outage()
+                except Exception:
+                    logger.exception("Rebuilding after a Redis outage failed; retrying")
+                    self._redis_down = True
+                    continue
+            self._redis_down = False
+            self._redis_run_id = run_id
+
+    async def _rebuild_after_redis_outage(self) -> None:
+        # channels_redis does not subscribe again on a new connection: start the layer afresh
+        # and subscribe this process to every topic it serves, then write its presence back.
+        if self._receive_task is not None:
+            self._receive_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._receive_task
+        await self.layer.flush()
+        self.channel = await self.layer.new_channel("rt-hub.")
+        self._receive_task = self.loop.create_task(self._receive_loop(), name="realtime-hub-receive")
+        await self.layer.group_add(USERS_GROUP, self.channel)
+        for key in list(self.topics):
+            await self.layer.group_add(group_name(key), self.channel)
+        # Written back without announcing: for everyone else these members never left.
+        for (key, member, conn_id), (info, group) in list(self.presence_entries.items()):
+            await self.presence.add(key, member, info, conn_id, group)
+        logger.warning(
+            "Redis is back: subscribed again to %d topics, rebuilt %d presence entries",
+            len(self.topics),
+            len(self.presence_entries),
+        )
 
     async def _presence_upkeep(self) -> None:
         """Refreshes this process's entries and reports members of dead processes as gone."""

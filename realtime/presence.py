@@ -268,6 +268,11 @@ class RedisPresence:
         flat = await self._sweep(keys=[self._base(key)])
         return [(flat[i].decode(), orjson.loads(flat[i + 1])) for i in range(0, len(flat), 2)]
 
+    async def server_run_id(self) -> str:
+        """The Redis server's run id: it changes when Redis restarts (having lost everything)."""
+        info = await self.redis.info("server")
+        return str(info["run_id"])
+
     async def close(self) -> None:
         await self.redis.aclose()
         await self.redis.connection_pool.disconnect()

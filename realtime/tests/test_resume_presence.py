@@ -1,7 +1,6 @@
 """Resume over the WebSocket, publish() from sync code, and coalesced presence."""
 
 import asyncio
-import itertools
 import time
 
 import pytest
@@ -161,18 +160,19 @@ async def test_presence_diffs_are_coalesced():
     await watcher.join("test:room")
     await watcher.drain()
     clients = [await open_client() for _ in range(40)]
+    started = time.monotonic()
     for client in clients:
         await client.join("test:room")
     arrivals: list[tuple[float, dict]] = []
     while not arrivals or arrivals[-1][1]["payload"]["count"] < 41:
         frame = await watcher.next_event("presence.diff")
         arrivals.append((time.monotonic(), frame))
-    # Each anonymous connection joins once, across diffs that respect the coalescing window
-    # (how many there are depends on how fast 40 joins run, not on the server's promise).
+    # Each anonymous connection joins once, in at most one diff per window of the time the joins
+    # took (arrival gaps vary with delivery, on Redis too; the rate is the server's promise).
     assert sum(len(frame["payload"]["joins"]) for _, frame in arrivals) == 40
     window = settings.REALTIME_PRESENCE_WINDOW_MS / 1000
-    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(arrivals)]
-    assert all(gap > window / 2 for gap in gaps), f"diffs {gaps} s apart, window {window} s"
+    windows = (arrivals[-1][0] - started) / window
+    assert len(arrivals) <= windows + 2, f"{len(arrivals)} diffs in {windows:.1f} windows"
     for client in clients:
         await client.disconnect()
     await watcher.disconnect()
