@@ -31,9 +31,14 @@ def notification_get(*, notification_id: int) -> Notification:
     return _with_actors(Notification.objects.filter(pk=notification_id)).get()
 
 
-def notification_list_by_ids(*, ids: list[int]) -> QuerySet[Notification]:
-    """Notifications by id with their actors, for publishing them after a bulk change."""
-    return _with_actors(Notification.objects.filter(pk__in=ids).order_by("pk"))
+def notification_list_by_ids(*, ids: list[int], chunk: int = 10_000) -> list[Notification]:
+    """Notifications by id with their actors, by id, for publishing them after a bulk change
+    (read in chunks: SQLite caps the parameters of one statement)."""
+    ids = sorted(ids)
+    rows: list[Notification] = []
+    for start in range(0, len(ids), chunk):
+        rows += _with_actors(Notification.objects.filter(pk__in=ids[start : start + chunk]).order_by("pk"))
+    return rows
 
 
 def unread_count(*, user: User) -> int:

@@ -35,6 +35,7 @@ from realtime.api import inbox_topic, publish, publish_many, unread_changed
 
 DATA_MAX_BYTES = 8192
 BULK_BATCH = 500
+ID_CHUNK = 10_000
 
 
 def actors_text(names: list[str]) -> str:
@@ -172,26 +173,36 @@ def notifications_bulk_create(
     through the core's bulk stream path. Raises Invalid like `notification_create`.
     """
     title, body, data, group_key = _clean(kind=kind, title=title, body=body, data=data, group_key=group_key)
-    users = User.objects.filter(is_active=True)
-    if user_ids is not None:
-        users = users.filter(pk__in=sorted(set(user_ids)))
-    recipients = set(users.values_list("pk", flat=True))
+    active = User.objects.filter(is_active=True)
+    if user_ids is None:
+        recipients = set(active.values_list("pk", flat=True))
+    else:
+        wanted = sorted(set(user_ids))
+        recipients = set()
+        for start in range(0, len(wanted), ID_CHUNK):  # SQLite caps the parameters of one statement
+            chunk = wanted[start : start + ID_CHUNK]
+            recipients.update(active.filter(pk__in=chunk).values_list("pk", flat=True))
     if kind != Kind.SYSTEM:
-        muting = Preference.objects.filter(user_id__in=recipients).exclude(muted_kinds=[])
-        recipients -= {user_id for user_id, muted in muting.values_list("user_id", "muted_kinds") if kind in muted}
+        # Few users mute anything: read every preference that mutes something, not one per recipient.
+        muting = Preference.objects.exclude(muted_kinds=[]).values_list("user_id", "muted_kinds")
+        recipients -= {user_id for user_id, muted in muting.iterator() if kind in muted}
     if not recipients:
         return 0
     now = timezone.now()
     with transaction.atomic():
         replaced: dict[int, int] = {}
         if group_key:
-            unread = Notification.objects.filter(
-                recipient_id__in=recipients, group_key=group_key, read_at__isnull=True, deleted_at__isnull=True
-            )
-            replaced = dict(unread.order_by("pk").values_list("recipient_id", "pk"))
-            Notification.objects.filter(pk__in=list(replaced.values())).update(
-                title=title, title_template="", body=body, data=data, updated_at=now
-            )
+            unread = Notification.objects.filter(group_key=group_key, read_at__isnull=True, deleted_at__isnull=True)
+            replaced = {
+                recipient_id: pk
+                for recipient_id, pk in unread.order_by("pk").values_list("recipient_id", "pk")
+                if recipient_id in recipients
+            }
+            ids = sorted(replaced.values())
+            for start in range(0, len(ids), ID_CHUNK):
+                Notification.objects.filter(pk__in=ids[start : start + ID_CHUNK]).update(
+                    title=title, title_template="", body=body, data=data, updated_at=now
+                )
         rows = [
             Notification(
                 recipient_id=user_id,
@@ -210,7 +221,7 @@ def notifications_bulk_create(
             (inbox_topic(row.recipient_id), "notification.created", {"notification": notification_data(row, actors=[])})
             for row in created
         ]
-        for row in selectors.notification_list_by_ids(ids=list(replaced.values())):
+        for row in selectors.notification_list_by_ids(ids=sorted(replaced.values())):
             events.append(
                 (inbox_topic(row.recipient_id), "notification.updated", {"notification": notification_data(row)})
             )
@@ -232,7 +243,9 @@ def notifications_mark_read(*, user: User, ids: list[int] | None = None, everyth
             unread = unread.filter(pk__in=sorted(set(ids or [])))
         changed = sorted(unread.select_for_update().values_list("pk", flat=True))
         if changed:
-            Notification.objects.filter(pk__in=changed).update(read_at=timezone.now())
+            now = timezone.now()
+            for start in range(0, len(changed), ID_CHUNK):
+                Notification.objects.filter(pk__in=changed[start : start + ID_CHUNK]).update(read_at=now)
             publish(inbox_topic(user.pk), "notifications.read", {"ids": changed}, replayable=True)
             unread_changed(user_ids=[user.pk])
     return changed

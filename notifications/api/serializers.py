@@ -11,6 +11,7 @@ from notifications import payloads
 from notifications.models import BODY_MAX_LENGTH, GROUP_KEY_MAX_LENGTH, MUTABLE_KINDS, TITLE_MAX_LENGTH, Kind
 
 READ_MAX_IDS = 500
+SEND_MAX_USERS = 100_000
 
 
 class NotificationSerializer(serializers.Serializer):
@@ -93,6 +94,8 @@ class SendSerializer(serializers.Serializer):
             return None
         if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
             raise serializers.ValidationError('A list of user ids, or "all".')
+        if len(value) > SEND_MAX_USERS:
+            raise serializers.ValidationError(f'At most {SEND_MAX_USERS} ids; send "all" for everyone.')
         return value
 
 

@@ -283,3 +283,17 @@ def test_bulk_with_a_group_key_replaces_the_unread_one(ann, ben, committed):
     assert count == 2
     assert titles(ann) == ["v2", "v1"] and titles(ben) == ["v2"]
     assert [event for event, _ in stream(ben)] == ["notification.created", "notification.updated"]
+
+
+def test_withdraw_for_source_removes_unread_ones_about_that_object(ann, ben, cat, committed):
+    about_cat = services.notification_create(recipient=ann, kind="system", title="About cat", source=cat)
+    read_one = services.notification_create(recipient=ben, kind="system", title="Also cat", source=cat)
+    services.notifications_mark_read(user=ben, ids=[read_one.pk])
+    other = services.notification_create(recipient=ann, kind="system", title="About ben", source=ben)
+
+    with committed():
+        assert services.notifications_withdraw_for_source(source=cat) == 1
+
+    assert titles(ann) == ["About ben"] and titles(ben) == ["Also cat"]
+    assert stream(ann)[-1] == ("notification.deleted", {"id": about_cat.pk})
+    assert Notification.objects.get(pk=other.pk).deleted_at is None
