@@ -408,7 +408,7 @@ async def test_room_updated_is_coalesced_when_200_viewers_join(world):
     assert all(reply["ok"] for reply in replies)
     frames = [f for f in await ann.drain(quiet=0.6) if f.get("event") == "room.updated"]
     # At most one summary per window (the topic coalesces over 500 ms) while joins keep coming.
-    assert 1 <= len(frames) <= elapsed / 0.5 + 2 and len(frames) < 20, (len(frames), elapsed)
+    assert 1 <= len(frames) <= elapsed / 0.5 + 2 and len(frames) < len(crowd) / 4, (len(frames), elapsed)
     last = frames[-1]["payload"]
     assert last["viewers"] == 200 and last["owner_online"] is True
     assert len(last["online"]) == 100 and last["online"][0]["role"] == "owner"
