@@ -2,6 +2,8 @@
 kicks and the password limit span both."""
 
 import asyncio
+import json
+import urllib.request
 
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken
@@ -34,6 +36,13 @@ def test_viewer_on_one_process_owner_on_the_other(servers, redis_url, settings):
         reply = await owner_b.request(op="join", topic=topic)
         assert reply["payload"]["role"] == "owner"
         assert reply["payload"]["room"]["viewers"] == 2 and reply["payload"]["room"]["owner_online"] is True
+
+        # REST reads the same room through presence, from a view's thread.
+        request = urllib.request.Request(  # noqa: S310 (a local test server)
+            f"{a.url}/api/s/{share.token}/", headers={"X-Share-Password": "open-sesame"}
+        )
+        view = await asyncio.to_thread(lambda: json.loads(urllib.request.urlopen(request, timeout=10).read()))  # noqa: S310
+        assert view["room"]["viewers"] == 2 and view["room"]["owner_online"] is True
 
         # The viewer on a counts everyone on both processes.
         room = await viewer_a.event(
