@@ -24,6 +24,7 @@ import orjson
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
@@ -33,9 +34,10 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from accounts.models import User
-from config.errors import Forbidden, ServiceError, Unauthorized
+from config.errors import BadRequest, Forbidden, ServiceError, Unauthorized
 from uploads import services, storage, tus
 from uploads.errors import TooLarge, UnsupportedMediaType
+from uploads.models import FileStatus
 from uploads.progress import throttle
 
 logger = logging.getLogger(__name__)
@@ -47,8 +49,13 @@ ASGIApp = Any
 
 def authenticate(scope: dict[str, Any]) -> User:
     """The signed-in user of the request, as the REST API's authenticators decide (JWT, or the
-    session cookie with CSRF); Unauthorized or Forbidden otherwise."""
+    session cookie with CSRF); Unauthorized or Forbidden otherwise, BadRequest for a Host
+    that ALLOWED_HOSTS does not list (Django's middleware would refuse it too)."""
     request = ASGIRequest(scope, io.BytesIO())
+    try:
+        request.get_host()
+    except DisallowedHost:
+        raise BadRequest("Invalid Host header.") from None
     engine = import_module(settings.SESSION_ENGINE)
     request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
     request.user = SimpleLazyObject(lambda: get_user(request))  # type: ignore[assignment]
@@ -144,6 +151,10 @@ async def patch(scope: dict[str, Any], receive: Any, send: Any, file_id: int) ->
         file = await db(services.upload_write_end)(
             user=user, claim=claim, received=received, checksum=None if disconnected else checksum
         )
+        if file.status == FileStatus.PROCESSING:
+            throttle.request(claim.session_id)
+            # Hashing and saving a large file takes a while: not in the process's shared database thread.
+            file = await database_sync_to_async(services.upload_file_process, thread_sensitive=False)(file_id=file.pk)
         if too_large:
             raise TooLarge(f"The body goes past Upload-Length {claim.size}; nothing was appended.")
     except ServiceError as error:

@@ -10,6 +10,7 @@ from uploads.services.files import (
     upload_write_begin,
     upload_write_end,
     upload_write_progress,
+    uploads_process_stuck,
 )
 from uploads.services.sessions import (
     session_cancel,
@@ -33,4 +34,5 @@ __all__ = [
     "upload_write_begin",
     "upload_write_end",
     "upload_write_progress",
+    "uploads_process_stuck",
 ]

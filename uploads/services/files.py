@@ -186,7 +186,9 @@ def upload_write_end(
 
     With `checksum` (algorithm, digest) the bytes from the claim's offset must match, else
     they are cut off and ChecksumMismatch (460) is raised with nothing appended. When the
-    last byte has arrived the file is processed (upload_file_process) before this returns.
+    last byte has arrived the file is `processing` and the caller runs upload_file_process
+    (the PATCH route does, in a worker thread of its own: hashing a large file must not
+    hold up the process's database thread).
     """
     if checksum is not None and received > claim.offset:
         algorithm, expected = checksum
@@ -209,8 +211,6 @@ def upload_write_end(
             fields.append("status")
         file.save(update_fields=fields)
         session_settle(session)
-    if file.status == FileStatus.PROCESSING:
-        return upload_file_process(file_id=file.pk)
     return file
 
 
@@ -269,11 +269,15 @@ def upload_file_process(*, file_id: int) -> UploadFile:
     settles the session (publishing `completed`/`failed` P when it has finished).
     """
     file = UploadFile.objects.get(pk=file_id)
-    sha256, detected, width, height = _inspect(file)
     error = ""
-    if not detected:
+    try:
+        sha256, detected, width, height = _inspect(file)
+    except FileNotFoundError:
+        sha256, detected, width, height = "", "", None, None
+        error = f"The data of {file.original_name} was lost before it could be checked; upload it again."
+    if not error and not detected:
         error = f"The content of {file.original_name} is not a recognised {file.content_type} file."
-    elif detected != file.content_type:
+    elif not error and detected != file.content_type:
         error = f"The content of {file.original_name} is {detected}, not the declared {file.content_type}."
     stored = "" if error else storage.stored_save(session_id=file.session_id, file_id=file.pk, name=file.storage_name)
     with transaction.atomic():
@@ -294,6 +298,17 @@ def upload_file_process(*, file_id: int) -> UploadFile:
     if error:
         storage.partial_remove(file.pk)
     return file
+
+
+def uploads_process_stuck(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Processes files left `processing` for `older_than` (the process that received their
+    last byte died before checking them); returns how many. For uploads_cleanup."""
+    stuck = UploadFile.objects.filter(status=FileStatus.PROCESSING, updated_at__lte=timezone.now() - older_than)
+    done = 0
+    for file_id in stuck.values_list("pk", flat=True):
+        upload_file_process(file_id=file_id)
+        done += 1
+    return done
 
 
 def file_terminate(*, user: User, file_id: int) -> UploadFile:

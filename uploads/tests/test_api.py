@@ -270,3 +270,25 @@ def test_a_pdf_declared_as_an_image_fails_that_file_only(ann, media_root):
     progress = session_progress(session)
     assert (progress["completed_files"], progress["failed_files"], progress["total_progress"]) == (1, 1, 100)
     assert progress["bytes_total"] == len(good)
+
+
+def test_cleanup_checks_files_left_processing_by_a_dead_process(ann):
+    from uploads import storage
+
+    content = pdf_bytes()
+    session = services.session_create(
+        user=ann, category="personal", files=[{"name": "a.pdf", "size": len(content), "type": "application/pdf"}]
+    )
+    file = session.files.get()
+    with storage.partial_open(file.pk, 0) as handle:
+        handle.write(content)
+    old = timezone.now() - timedelta(hours=1)
+    UploadFile.objects.filter(pk=file.pk).update(received=len(content), status=FileStatus.PROCESSING, updated_at=old)
+    recent = services.session_create(
+        user=ann, category="personal", files=[{"name": "b.pdf", "size": 5, "type": "application/pdf"}]
+    ).files.get()
+    UploadFile.objects.filter(pk=recent.pk).update(received=5, status=FileStatus.PROCESSING)
+    call_command("uploads_cleanup")
+    assert UploadFile.objects.get(pk=file.pk).status == FileStatus.COMPLETED
+    assert UploadSession.objects.get(pk=session.pk).status == SessionStatus.COMPLETED
+    assert UploadFile.objects.get(pk=recent.pk).status == FileStatus.PROCESSING  # perhaps still being checked
