@@ -123,3 +123,19 @@ def test_the_owner_creates_a_password_share_on_the_dashboard(servers, browser, o
     share = Share.objects.get(title="For my coach")
     assert share.kind == Share.Kind.PASSWORD and share.password != "coach-pass"
     expect(item.locator(".share-link")).to_have_value(f"{server.url}/s/{share.token}/")
+
+
+def test_the_owner_kicks_a_viewer_who_is_told_and_cannot_come_back(servers, browser, owner, goal):
+    share = services.share_create(user=owner, title="My year")
+    server = servers(name="shares")
+    dashboard = open_dashboard(signed_in_context(browser, owner), server)
+    viewer = open_view(browser.new_context(), server, share)
+    item = dashboard.locator(f'.share[data-share-id="{share.pk}"]')
+    expect(item.locator(".online-list li[data-role=viewer]")).to_have_count(1, timeout=WAIT_MS)
+    item.locator(".online-list li[data-role=viewer] button.kick").click()
+    expect(viewer.locator("#share-removed")).to_be_visible(timeout=WAIT_MS)
+    expect(viewer.locator("#share-main")).to_be_hidden()
+    expect(item.locator(".watching")).to_have_text("0 watching", timeout=WAIT_MS)
+    again = open_view(browser.new_context(), server, share, state="refused")
+    expect(again.locator("#share-removed")).to_contain_text("removed from this share")
+    expect(again.locator("#share-password")).to_be_hidden()

@@ -171,6 +171,13 @@ export function mountView(root, config, rt) {
         end('ended');
         return;
       }
+      if (!config.needs_password && !password) {
+        // No password to ask for (e.g. kicked in the last 10 minutes): say why, offer nothing.
+        root.dataset.state = 'refused';
+        $('share-removed').textContent = errorText(error);
+        show($('share-removed'), true);
+        return;
+      }
       passwordError.textContent = error.code === 'forbidden' && password ? 'Wrong password.' : errorText(error);
       show(passwordError, true);
       show(passwordForm, true);
