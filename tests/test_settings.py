@@ -123,6 +123,34 @@ def test_rate_refuses_malformed_values(value):
         read("rate", value, "20/10")
 
 
+def test_throttle_rate_reads_drf_rates_or_off():
+    assert read("throttle_rate", "10/min", "1/s") == "10/min"
+    assert read("throttle_rate", " 5/Hour ", "1/s") == "5/hour"
+    assert read("throttle_rate", "off", "1/s") is None
+    assert Env({}).throttle_rate("VAR", "30/min") == "30/min"
+
+
+@pytest.mark.parametrize("value", ["10", "10/fortnight", "0/min", "-1/min", "ten/min", "10/min/2"])
+def test_throttle_rate_refuses_other_values(value):
+    with pytest.raises(ImproperlyConfigured, match=r"^VAR must look like 10/min"):
+        read("throttle_rate", value, "1/s")
+
+
+def test_networks_read_addresses_and_networks():
+    assert [str(network) for network in read("networks", "10.0.0.5, 10.1.0.0/16, ::1")] == [
+        "10.0.0.5/32",
+        "10.1.0.0/16",
+        "::1/128",
+    ]
+    assert Env({}).networks("VAR") == []
+
+
+@pytest.mark.parametrize("value", ["proxy.internal", "10.0.0.300", "10.0.0.0/99"])
+def test_networks_refuse_anything_but_ip_addresses(value):
+    with pytest.raises(ImproperlyConfigured, match=r"^VAR must list IP addresses or networks"):
+        read("networks", value)
+
+
 def test_database_reads_postgres_and_sqlite_urls():
     postgres = read("database", "postgres://app:secret@db.internal:5433/realtime", {})
     sqlite = read("database", "sqlite:////var/lib/app/db.sqlite3", {})
@@ -179,7 +207,8 @@ READ_BY_SETTINGS = [
     "REALTIME_MAX_TOPICS", "REALTIME_RATE", "REALTIME_HISTORY_LIMIT", "REALTIME_ALLOWED_ORIGINS",
     "REALTIME_RETENTION_COUNT", "REALTIME_RETENTION_DAYS", "REALTIME_MAX_BUFFERED_BYTES",
     "REALTIME_PRESENCE_WINDOW_MS", "REALTIME_PRESENCE_TTL", "REALTIME_REDIS_PREFIX", "SECURE_SSL_REDIRECT",
-    "SECURE_HSTS_SECONDS", "BEHIND_TLS_PROXY", "LOG_LEVEL",
+    "SECURE_HSTS_SECONDS", "BEHIND_TLS_PROXY", "LOG_LEVEL", "CORS_ALLOWED_ORIGINS", "TRUSTED_PROXIES",
+    "THROTTLE_LOGIN_ACCOUNT", "THROTTLE_LOGIN_ADDRESS", "THROTTLE_REGISTER", "THROTTLE_TOKEN_REFRESH", "THROTTLE_WRITES",
 ]  # fmt: skip
 
 PRODUCTION = {
@@ -217,6 +246,9 @@ def test_check_passes_on_embedded_defaults():
         ("DATABASE_URL", "mysql://u@h/db"),
         ("REDIS_URL", "http://localhost"),
         ("LOG_LEVEL", "LOUD"),
+        ("CORS_ALLOWED_ORIGINS", "spa.example.com"),
+        ("TRUSTED_PROXIES", "proxy.internal"),
+        ("THROTTLE_LOGIN_ACCOUNT", "10 per minute"),
     ],
 )
 def test_check_fails_naming_a_malformed_variable(name, value):
