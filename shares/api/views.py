@@ -279,6 +279,7 @@ class ShareCommentHideApi(APIView):
         responses={200: OwnerCommentSerializer, 401: UNAUTHORIZED, 404: NO_COMMENT},
     )
     def post(self, request: AuthenticatedRequest, share_id: int, comment_id: int) -> Response:
+        selectors.share_get(user=request.user, share_id=share_id)  # the owner's endpoint: others' are 404
         comment = services.comment_hide(user=request.user, comment_id=comment_id, share_id=share_id)
         return Response(OwnerCommentSerializer(comment).data)
 
@@ -291,6 +292,7 @@ class ShareCommentRestoreApi(APIView):
         responses={200: OwnerCommentSerializer, 401: UNAUTHORIZED, 404: NO_COMMENT},
     )
     def post(self, request: AuthenticatedRequest, share_id: int, comment_id: int) -> Response:
+        selectors.share_get(user=request.user, share_id=share_id)  # the owner's endpoint: others' are 404
         comment = services.comment_restore(user=request.user, comment_id=comment_id, share_id=share_id)
         return Response(OwnerCommentSerializer(comment).data)
 

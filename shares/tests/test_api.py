@@ -1,7 +1,10 @@
 """Shares REST API through APIClient: status, body and database state for every permission branch."""
 
 import pytest
+from django.contrib.auth.models import Group
 
+from accounts.models import MODERATORS_GROUP
+from accounts.tests.factories import UserFactory
 from shares import services
 from shares.models import Goal, ProgressEntry, Reflection, Share, ShareComment
 
@@ -147,6 +150,9 @@ def test_owner_comment_list_marks_hidden_ones_and_hide_restore(ann, ben, public_
     assert api_client_as(ben).post(f"/api/shares/{public_share.pk}/comments/{rude.pk}/restore/").status_code == 404
     restored = api.post(f"/api/shares/{public_share.pk}/comments/{rude.pk}/restore/")
     assert restored.status_code == 200 and restored.json()["hidden"] is False
+    moderator = UserFactory(username="mod", is_staff=True)
+    moderator.groups.add(Group.objects.get(name=MODERATORS_GROUP))
+    assert api_client_as(moderator).post(f"/api/shares/{public_share.pk}/comments/{rude.pk}/hide/").status_code == 404
     other_share = services.share_create(user=ann, title="Other")
     assert api.post(f"/api/shares/{other_share.pk}/comments/{rude.pk}/hide/").status_code == 404
 
