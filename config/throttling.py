@@ -7,9 +7,11 @@ forwards for it. A refused request is 429 with `Retry-After` in the common error
 """
 
 import hashlib
+import math
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
 
 from config.network import client_address
@@ -90,7 +92,19 @@ class WriteThrottle(SettingRateThrottle):
         return self._key(f"address-{self.get_ident(request)}")
 
 
-def _username(request: "Request") -> str:
-    data: Any = request.data  # an unparsable body raises ParseError here: 400 bad_request
+def login_wait(request: HttpRequest) -> int | None:
+    """Counts a sign-in attempt of the HTML login form like one of POST /api/auth/token/ (the
+    same counters); the seconds to wait when over a limit, else None."""
+    waits = [
+        throttle.wait()
+        for throttle in (LoginAddressThrottle(), LoginAccountThrottle())
+        if not throttle.allow_request(request, None)  # type: ignore[arg-type]
+    ]
+    return max(1, math.ceil(max(wait or 1 for wait in waits))) if waits else None
+
+
+def _username(request: "Request | HttpRequest") -> str:
+    # A DRF request's parsed body (an unparsable one raises ParseError here: 400), or a form's.
+    data: Any = request.data if hasattr(request, "data") else request.POST
     value = data.get("username") if hasattr(data, "get") else None
     return value.strip() if isinstance(value, str) else ""

@@ -3,6 +3,7 @@ REDIS_URL), at the documented default rates; and across two server processes on 
 
 import pytest
 import requests
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import Follow, User
@@ -147,3 +148,20 @@ def test_limits_hold_across_processes_on_redis(servers, redis_url):
         limited = attempt(server)
         assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
         assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_the_login_page_shares_the_sign_in_limits(ann):
+    page = Client()
+    for n in range(10):  # half through the page, half through the API
+        if n % 2:
+            assert page.post("/accounts/login/", {"username": "ann", "password": WRONG_PASSWORD}).status_code == 200
+        else:
+            assert login(APIClient(), "ann").status_code == 401
+
+    refused = page.post("/accounts/login/", {"username": "ann", "password": DEFAULT_PASSWORD})
+
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert "Too many sign-in attempts; try again in" in refused.content.decode()
+    assert "_auth_user_id" not in page.session
+    assert page.get("/api/users/me/").status_code == 401
