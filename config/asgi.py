@@ -1,5 +1,5 @@
-"""ASGI entry point: HTTP goes to Django (/health and a tus upload's streaming PATCH are answered
-before it), WebSocket /ws/ to the realtime consumer."""
+"""ASGI entry point: HTTP goes to Django (/health, the realtime HTTP transport /rt/* and a tus
+upload's streaming PATCH are answered before it), WebSocket /ws/ to the realtime consumer."""
 
 import os
 
@@ -15,12 +15,14 @@ from django.urls import path  # noqa: E402
 from config.health import HealthEndpoint  # noqa: E402
 from realtime.consumer import RealtimeConsumer  # noqa: E402
 from realtime.middleware import realtime_middleware  # noqa: E402
+from realtime.transport_http import HttpTransport  # noqa: E402
 from uploads.asgi import TusPatchRoute  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # A tus upload's PATCH streams its body to storage (uploads.asgi); Django buffers bodies.
-        "http": HealthEndpoint(TusPatchRoute(django_http)),
+        # /rt/* is protocol v1 over HTTP (realtime.transport_http) where WebSocket is blocked.
+        "http": HealthEndpoint(HttpTransport(TusPatchRoute(django_http))),
         # django.urls.path is typed for views; Channels routes ASGI applications with it.
         "websocket": realtime_middleware(URLRouter([path("ws/", RealtimeConsumer())])),  # type: ignore[arg-type]
     }

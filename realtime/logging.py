@@ -3,7 +3,7 @@
 import logging
 import re
 
-TOKEN_PATTERN = re.compile(r"((?:token|access|refresh)=)[^&\s\"']+", re.IGNORECASE)
+TOKEN_PATTERN = re.compile(r"((?:token|access|refresh|session)=)[^&\s\"']+", re.IGNORECASE)
 JWT_PATTERN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 
@@ -20,6 +20,25 @@ class RedactTokensFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class RedactAccessFilter(logging.Filter):
+    """Redacts the request target of uvicorn's access records in place (its formatter needs
+    the args tuple: client, method, path with query, version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact(args[2]), *args[3:])
+        return True
+
+
+def redact_access_logs() -> None:
+    """Keeps `token=` and `session=` values out of uvicorn's access log (idempotent); daphne's
+    access log writes the path without its query string."""
+    access_logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(existing, RedactAccessFilter) for existing in access_logger.filters):
+        access_logger.addFilter(RedactAccessFilter())
 
 
 # Paths left out of the servers' access logs (load balancer probes), with or without a query.

@@ -174,22 +174,35 @@ class Client:
         await self.ws.disconnect(timeout=5)
 
 
+# The transport open_client() uses when none is given: "websocket", or "http" (the HTTP
+# transport, realtime.testing_http); the protocol tests run on both (realtime/tests/conftest.py).
+TRANSPORT = "websocket"
+
+
 async def open_client(
     path: str = "/ws/",
     *,
     headers: list[tuple[bytes, bytes]] | None = None,
     session_user: Any = None,
     client_address: str | None = None,
-) -> Client:
+    transport: str | None = None,
+) -> Any:
     """Connects to the project's ASGI application; `session_user` signs in by the session cookie;
-    `client_address` is the client IP the server sees (the scope's `client`), for per-address limits."""
+    `client_address` is the client IP the server sees (the scope's `client`), for per-address limits.
+
+    Over `transport="http"` the client is a `realtime.testing_http.HttpClient` (same methods;
+    `?token=` becomes an `Authorization: Bearer` header)."""
     from channels.db import database_sync_to_async
 
     from config.asgi import application
 
     headers = list(headers or [])
-    if session_user is not None:
-        cookie = await database_sync_to_async(_session_cookie)(session_user)
+    cookie = await database_sync_to_async(_session_cookie)(session_user) if session_user is not None else None
+    if (transport or TRANSPORT) == "http":
+        from realtime.testing_http import open_http_client
+
+        return await open_http_client(path, headers, cookie, client_address)
+    if cookie is not None:
         headers.append((b"cookie", cookie.encode()))
     communicator = WebsocketCommunicator(application, path, headers=headers)
     if client_address is not None:

@@ -4,8 +4,24 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
-from realtime import registry
+from realtime import registry, testing
 from realtime.tests.topics import EchoHandler
+
+# The protocol test suite: every test in these modules runs on both transports.
+PROTOCOL_MODULES = {"test_consumer", "test_contract", "test_failure_paths", "test_publish_many", "test_resume_presence"}
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.module.__name__.rsplit(".", 1)[-1] in PROTOCOL_MODULES:
+        metafunc.parametrize("transport", ["websocket", "http"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def transport(request):
+    """The transport `open_client()` uses in this test ("websocket" unless parametrised)."""
+    testing.TRANSPORT = getattr(request, "param", "websocket")
+    yield testing.TRANSPORT
+    testing.TRANSPORT = "websocket"
 
 
 @pytest.fixture(autouse=True)
