@@ -1,4 +1,4 @@
-"""Keeps tokens out of every log line."""
+"""Keeps tokens out of every log line, the servers' own (uvicorn's and daphne's) included."""
 
 import logging
 import re
@@ -12,13 +12,21 @@ def redact(text: str) -> str:
 
 
 class RedactTokensFilter(logging.Filter):
-    """Rewrites `token=...` query values and anything shaped like a JWT."""
+    """Rewrites `token=...` query values and anything shaped like a JWT.
+
+    Arguments are redacted one by one, so formatters that read them (uvicorn's access log
+    formats its tuple of client, method, path, version, status) keep working.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {
+                key: redact(value) if isinstance(value, str) else value for key, value in record.args.items()
+            }
         return True
 
 
@@ -72,21 +80,40 @@ def quiet_access_log(path: str) -> None:
         access_logger = logging.getLogger(name)
         if not any(isinstance(existing, QuietPathsFilter) for existing in access_logger.filters):
             access_logger.addFilter(QuietPathsFilter())
+    _protect_daphne_access_log()
+
+
+# uvicorn logs through handlers of its own (propagation off), which the project's filter on
+# the root handler never sees; its connection lines carry the path with the query string.
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def protect_server_logs() -> None:
+    """Redacts tokens in the servers' own log lines (idempotent; after they set up logging)."""
+    for name in SERVER_LOGGERS:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(existing, RedactTokensFilter) for existing in handler.filters):
+                handler.addFilter(RedactTokensFilter())
+    _protect_daphne_access_log()
+
+
+def _protect_daphne_access_log() -> None:
     try:
         from daphne.access import AccessLogGenerator
     except ImportError:
         return
     # The daphne command writes its access log straight to a stream, not through logging,
-    # so no logging filter reaches it: its writer skips quiet paths instead.
-    if getattr(AccessLogGenerator.__call__, "skips_quiet_paths", False):
+    # so no logging filter reaches it: its writer redacts paths and skips quiet ones instead.
+    if getattr(AccessLogGenerator.__call__, "protected", False):
         return
     write = AccessLogGenerator.__call__
 
     def call(self: AccessLogGenerator, protocol: str, action: str, details: dict[str, object]) -> None:
         if protocol == "http" and _is_quiet(details.get("path")):
             return
-        write(self, protocol, action, details)
+        path = details.get("path")
+        write(self, protocol, action, {**details, "path": redact(path)} if isinstance(path, str) else details)
 
-    call.skips_quiet_paths = True  # type: ignore[attr-defined]
+    call.protected = True  # type: ignore[attr-defined]
     # daphne is untyped here, so mypy sees no method to protect.
     AccessLogGenerator.__call__ = call

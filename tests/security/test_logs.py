@@ -1,0 +1,42 @@
+"""Tokens and passwords never reach a log line: the project's own and daphne's and uvicorn's
+(their access and error logs print request paths, query strings included)."""
+
+import asyncio
+
+import pytest
+import requests
+from django.conf import global_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.tests.factories import UserFactory
+from realtime.testing import Peer
+
+pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "a-password-that-must-not-be-logged-9"
+
+
+@pytest.mark.parametrize("kind", ["uvicorn", "daphne"])
+def test_no_token_or_password_in_any_server_log_line(servers, kind, settings):
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # the server verifies it
+    user = UserFactory(username="ann", password=PASSWORD)
+    server = servers({"LOG_LEVEL": "DEBUG"}, kind=kind)
+    token = str(AccessToken.for_user(user))
+
+    async def connect() -> None:
+        peer = await Peer.connect(server.ws_url, token)
+        assert peer.hello["user"]["username"] == "ann"
+        await peer.socket.close()
+
+    asyncio.run(connect())
+    login = requests.post(
+        f"{server.url}/api/auth/token/?access_token={token}",
+        json={"username": "ann", "password": PASSWORD},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
+    issued = login.json()
+    log = server.log()
+    assert "/ws/" in log  # the connection was logged...
+    for secret in (token, token.split(".")[1], PASSWORD, issued["access"], issued["refresh"]):
+        assert secret not in log  # ...without what would let anyone in
