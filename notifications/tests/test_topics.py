@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
+from rest_framework.test import APIClient
 
 from accounts.services import user_follow
 from accounts.tests.factories import FollowFactory, UserFactory, make_friends
-from chat import services as chat_services
 from notifications import receivers, services, signals
 from notifications.models import Notification
 from realtime.testing import Client, open_client, token_for
@@ -20,6 +20,12 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 def run(function: Any, *args: Any, **kwargs: Any) -> Any:
     return database_sync_to_async(function)(*args, **kwargs)
+
+
+def rest_as(user: Any) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+    return client
 
 
 async def people() -> tuple[Any, Any, Any]:
@@ -119,7 +125,9 @@ async def test_a_chat_change_and_a_notification_change_each_publish_one_complete
     assert {"dms", "notifications", "channels"} <= keys
     await ben_inbox.drain()
 
-    await run(chat_services.dm_send, sender=ann, recipient_id=ben.pk, body="hi", client_id="d1")
+    # A chat change, through chat's REST API (apps never import each other).
+    sent = await run(lambda: rest_as(ann).post(f"/api/chat/dm/{ben.pk}/messages/", {"body": "hi"}, format="json"))
+    assert sent.status_code == 201
     after_dm = (await ben_inbox.next_event("unread"))["payload"]
     await run(services.notification_create, recipient=ben, kind="system", title="Maintenance")
     after_notification = (await ben_inbox.next_event("unread"))["payload"]
