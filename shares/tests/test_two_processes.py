@@ -1,5 +1,5 @@
 """A share room across two server processes sharing Redis and the database: counts, delivery,
-kicks and the password limit span both."""
+REST's room, kicks and the password limit span both."""
 
 import asyncio
 import json
@@ -16,12 +16,13 @@ from shares.models import Share
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
 
-def test_viewer_on_one_process_owner_on_the_other(servers, redis_url, settings):
+def test_viewer_on_one_process_owner_on_the_other_and_limits_on_both(servers, redis_url, settings):
     # The server processes check passwords with the project's hashers, not the tests' fast MD5.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     ann = User.objects.create_user(username="ann", password="pw-123456789", display_name="Ann")
     goal = services.goal_create(user=ann, title="Run", target=10)
     share = services.share_create(user=ann, title="Cross", kind=Share.Kind.PASSWORD, password="open-sesame")
+    locked = services.share_create(user=ann, title="Locked", kind=Share.Kind.PASSWORD, password="open-sesame")
     env = {"REDIS_URL": redis_url}
     a, b = servers(env, name="a"), servers(env, name="b", kind="uvicorn")
     topic = f"share:{share.token}"
@@ -74,24 +75,15 @@ def test_viewer_on_one_process_owner_on_the_other(servers, redis_url, settings):
         for peer in (viewer_b, owner_b, again):
             await peer.socket.close()
 
-    asyncio.run(scenario())
-
-
-def test_the_password_limit_spans_processes(servers, redis_url):
-    ann = User.objects.create_user(username="ann", password="pw-123456789")
-    share = services.share_create(user=ann, title="Locked", kind=Share.Kind.PASSWORD, password="open-sesame")
-    env = {"REDIS_URL": redis_url}
-    a, b = servers(env, name="a"), servers(env, name="b")
-    topic = f"share:{share.token}"
-
-    async def scenario() -> None:
+        # The password limit: five wrong passwords spread over both processes lock the address
+        # out of that share on both, the right password included.
         on_a, on_b = await Peer.connect(a.ws_url), await Peer.connect(b.ws_url)
         for attempt in range(5):
             peer = on_a if attempt % 2 else on_b
-            reply = await peer.request(op="join", topic=topic, params={"password": f"wrong-{attempt}"})
+            reply = await peer.request(op="join", topic=f"share:{locked.token}", params={"password": f"no-{attempt}"})
             assert reply["error"]["code"] == "forbidden"
         for peer in (on_a, on_b):
-            refused = await peer.request(op="join", topic=topic, params={"password": "open-sesame"})
+            refused = await peer.request(op="join", topic=f"share:{locked.token}", params={"password": "open-sesame"})
             assert refused["error"]["code"] == "rate_limited" and refused["error"]["fields"]["retry_after"] > 590
             await peer.socket.close()
 
