@@ -274,13 +274,22 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# PLAIN for people reading a terminal, JSON (one object per line) for log collectors.
+LOG_FORMAT = env.choice("LOG_FORMAT", "PLAIN", ("PLAIN", "JSON"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_tokens": {"()": "realtime.logging.RedactTokensFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "realtime.logging.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT.lower(),
+            "filters": ["redact_tokens"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
 }

@@ -2,6 +2,9 @@
 
 import logging
 import re
+from datetime import UTC, datetime
+
+import orjson
 
 TOKEN_PATTERN = re.compile(r"((?:token|access|refresh|session)=)[^&\s\"']+", re.IGNORECASE)
 JWT_PATTERN = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
@@ -83,17 +86,44 @@ def quiet_access_log(path: str) -> None:
     _protect_daphne_access_log()
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, the exception if any,
+    and the context a record carries as `extra`: connection id, user id ("anonymous" when
+    nobody is signed in), topic and close code."""
+
+    CONTEXT = ("conn", "user", "topic", "code")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in self.CONTEXT:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return orjson.dumps(entry, default=str).decode()
+
+
 # uvicorn logs through handlers of its own (propagation off), which the project's filter on
 # the root handler never sees; its connection lines carry the path with the query string.
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def protect_server_logs() -> None:
-    """Redacts tokens in the servers' own log lines (idempotent; after they set up logging)."""
+    """Redacts tokens in the servers' own log lines, and writes them as JSON too when
+    LOG_FORMAT is json (idempotent; call it after the server set up its logging)."""
+    from django.conf import settings
+
     for name in SERVER_LOGGERS:
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(existing, RedactTokensFilter) for existing in handler.filters):
                 handler.addFilter(RedactTokensFilter())
+            if settings.LOG_FORMAT == "JSON":
+                handler.setFormatter(JsonFormatter())
     _protect_daphne_access_log()
 
 

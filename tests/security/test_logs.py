@@ -2,6 +2,7 @@
 (their access and error logs print request paths, query strings included)."""
 
 import asyncio
+import json
 
 import pytest
 import requests
@@ -40,3 +41,19 @@ def test_no_token_or_password_in_any_server_log_line(servers, kind, settings):
     assert "/ws/" in log  # the connection was logged...
     for secret in (token, token.split(".")[1], PASSWORD, issued["access"], issued["refresh"]):
         assert secret not in log  # ...without what would let anyone in
+
+
+def test_json_logs_are_one_object_per_line_from_uvicorn_and_the_project(servers):
+    server = servers({"LOG_FORMAT": "json"}, kind="uvicorn")
+
+    async def connect() -> None:
+        peer = await Peer.connect(server.ws_url)
+        await peer.request(op="ping")
+        await peer.socket.close()
+
+    asyncio.run(connect())
+    assert requests.get(f"{server.url}/health", timeout=10).status_code == 200
+    lines = [line for line in server.log().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line parses
+    assert {entry["logger"] for entry in entries} >= {"uvicorn.error"}
+    assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in entries)
