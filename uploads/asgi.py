@@ -21,11 +21,13 @@ from importlib import import_module
 from typing import Any
 
 import orjson
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from rest_framework import exceptions
@@ -37,7 +39,7 @@ from accounts.models import User
 from config.errors import BadRequest, Forbidden, ServiceError, Unauthorized
 from uploads import services, storage, tus
 from uploads.errors import TooLarge, UnsupportedMediaType
-from uploads.models import FileStatus
+from uploads.models import FileStatus, UploadFile
 from uploads.progress import throttle
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,15 @@ async def _respond_error(send: Any, error: ServiceError) -> None:
     headers = {"Tus-Version": tus.TUS_RESUMABLE} if error.http_status == 412 else {}
     body = orjson.dumps({"detail": tus.error_text(error), "code": error.code})
     await _respond(send, error.http_status, headers, body)
+
+
+def _process_in_worker(file_id: int) -> UploadFile:
+    """upload_file_process in a pool thread, which closes its database connection after:
+    pool threads outlive the request and would keep (and eventually leak) it."""
+    try:
+        return services.upload_file_process(file_id=file_id)
+    finally:
+        connections.close_all()
 
 
 class TusPatchRoute:
@@ -154,7 +165,7 @@ async def patch(scope: dict[str, Any], receive: Any, send: Any, file_id: int) ->
         if file.status == FileStatus.PROCESSING:
             throttle.request(claim.session_id)
             # Hashing and saving a large file takes a while: not in the process's shared database thread.
-            file = await database_sync_to_async(services.upload_file_process, thread_sensitive=False)(file_id=file.pk)
+            file = await sync_to_async(_process_in_worker, thread_sensitive=False)(file.pk)
         if too_large:
             raise TooLarge(f"The body goes past Upload-Length {claim.size}; nothing was appended.")
     except ServiceError as error:
