@@ -2,7 +2,10 @@
  * Browser / SPA client for the realtime WebSocket protocol, version 1
  * (docs/protocol.md). One ES module, no dependencies, no build step.
  *
- * One socket multiplexes every topic. The client authenticates with an `auth`
+ * One socket multiplexes every topic. Where a WebSocket never opens (proxies, captive
+ * portals), the client falls back to the HTTP transport (`transports`: Server-Sent Events,
+ * then long polling; ./transport_http.js), probes WebSocket in the background and moves
+ * back when it works; topics resume across the switch like after any reconnect. The client authenticates with an `auth`
  * frame (never `?token=` on the URL), keeps the socket alive with pings,
  * reconnects with exponential backoff and full jitter, re-joins every topic with
  * `since` = the last `seq` it saw, and hands the application every replayable
@@ -35,6 +38,7 @@
  * @module realtime/client
  */
 import { CLOSE, ERROR, OP, STATE } from './protocol.js';
+import { HttpSocket, httpBase } from './transport_http.js';
 
 /** @typedef {'connecting'|'open'|'reconnecting'|'closed'} ClientState */
 /** @typedef {'sending'|'sent'|'failed'} SendStatus */
@@ -58,6 +62,17 @@ import { CLOSE, ERROR, OP, STATE } from './protocol.js';
  *   the first `state` event).
  * @property {typeof WebSocket} [WebSocket] WebSocket implementation
  *   (default `globalThis.WebSocket`).
+ * @property {Array<'websocket'|'sse'|'poll'>} [transports] Transports in order of
+ *   preference (default all three): the next one is used when a connection on one has not
+ *   said hello within `fallbackAfter` ms, or failed twice before hello.
+ * @property {number} [fallbackAfter] ms a transport may take to say hello before the next
+ *   one is tried (default 4000).
+ * @property {number} [probeInterval] ms between background WebSocket probes while on a
+ *   fallback transport (default 30000); a probe that gets hello moves the client back.
+ * @property {string} [httpUrl] Base URL of the HTTP transport; default `/rt/` on the
+ *   WebSocket URL's host.
+ * @property {typeof fetch} [fetch] fetch implementation (HTTP transport; tests).
+ * @property {any} [EventSource] EventSource implementation (HTTP transport; tests).
  * @property {() => number} [random] Random source in [0, 1) (default Math.random).
  * @property {EventTarget|null} [eventTarget] Where `online`/`offline` events are
  *   heard (default `window` in a browser; null disables).
@@ -234,6 +249,16 @@ export class RealtimeClient {
     this.stableAfter = o.stableAfter ?? 10000;
     this.maxQueue = o.maxQueue ?? 100;
     this.connectTimeout = o.connectTimeout ?? 15000;
+    /** @type {Array<'websocket'|'sse'|'poll'>} */
+    this.transports = o.transports?.length ? [...o.transports] : ['websocket', 'sse', 'poll'];
+    this.fallbackAfter = o.fallbackAfter ?? 4000;
+    this.probeInterval = o.probeInterval ?? 30000;
+    this._httpUrl = o.httpUrl ?? null;
+    this._fetch = o.fetch ?? null;
+    this._ES = o.EventSource ?? globalThis.EventSource;
+    // Index in `transports` of the one connections use now, and its failures before hello.
+    this._transport = 0;
+    this._failures = 0;
     /** @type {ClientState} */
     this.state = STATE.CLOSED;
     /** The current identity (hello's user, replaced by auth replies). */
@@ -279,6 +304,11 @@ export class RealtimeClient {
         if (!this._started) this.connect();
       });
     }
+  }
+
+  /** The transport connections use now: 'websocket', 'sse' or 'poll'. */
+  get transport() {
+    return this.transports[this._transport];
   }
 
   /** The server's limits from the last hello (`max_frame_bytes`, `max_topics`). */
@@ -345,6 +375,8 @@ export class RealtimeClient {
     this._authRetried = false;
     this._force = false;
     this._offline = false;
+    this._transport = 0;
+    this._failures = 0;
     this._setState(STATE.CONNECTING);
     this._open();
   }
@@ -394,7 +426,7 @@ export class RealtimeClient {
       this._openingGen = null;
       let ws;
       try {
-        ws = new this._WS(this.url);
+        ws = this._socket(this.transport);
       } catch (err) {
         console.error('[realtime] cannot open socket:', err);
         this._afterClose(CLOSE.ABNORMAL, 'connect failed');
@@ -404,6 +436,11 @@ export class RealtimeClient {
       this._conn = conn;
       // A socket can hang in CONNECTING, or open without ever saying hello.
       conn.connectTimer = this._connTimer(conn, this.connectTimeout, () => this._kill(conn, 'connect timeout'));
+      if (this._transport < this.transports.length - 1) {
+        conn.fallbackTimer = this._connTimer(conn, this.fallbackAfter, () => {
+          if (!conn.hello) this._fallBack(conn);
+        });
+      }
       ws.onmessage = (ev) => this._onMessage(conn, ev.data);
       ws.onclose = (ev) => this._lost(conn, ev?.code ?? CLOSE.ABNORMAL, ev?.reason ?? '');
       ws.onerror = noop; // a close event always follows
@@ -429,6 +466,77 @@ export class RealtimeClient {
           this._afterClose(CLOSE.ABNORMAL, 'token unavailable');
         },
       );
+  }
+
+  /** A socket for one transport; the HTTP ones behave as a WebSocket (./transport_http.js). */
+  _socket(name) {
+    if (name === 'websocket') return new this._WS(this.url);
+    const mode = name === 'sse' && this._ES ? 'sse' : 'poll';
+    const options = { mode, EventSource: this._ES };
+    if (this._fetch) options.fetch = this._fetch;
+    return new HttpSocket(this._httpUrl ?? httpBase(this.url), options);
+  }
+
+  /** The current transport did not say hello in time: try the next one now. */
+  _fallBack(conn) {
+    if (conn.lost || conn !== this._conn || this._transport >= this.transports.length - 1) return;
+    this._transport++;
+    this._failures = 0;
+    this._gen++;
+    this._teardown(this._dropConn(CLOSE.NORMAL, 'fallback'), CLOSE.NORMAL);
+    this._open();
+  }
+
+  /** While on a fallback transport: a WebSocket that says hello moves the client back to it. */
+  _probe(conn) {
+    if (conn.lost || conn !== this._conn || this._transport === 0 || this.transports[0] !== 'websocket') return;
+    let probe;
+    try {
+      probe = new this._WS(this.url);
+    } catch {
+      this._connTimer(conn, this.probeInterval, () => this._probe(conn));
+      return;
+    }
+    conn.probe = probe;
+    let settled = false;
+    const giveUp = () => {
+      if (settled) return;
+      settled = true;
+      conn.probe = null;
+      try {
+        probe.close(CLOSE.NORMAL, 'probe');
+      } catch {
+        /* already closed */
+      }
+      if (!conn.lost) this._connTimer(conn, this.probeInterval, () => this._probe(conn));
+    };
+    const timer = this._connTimer(conn, this.fallbackAfter, giveUp);
+    probe.onerror = noop;
+    probe.onclose = giveUp;
+    probe.onmessage = (ev) => {
+      let frame = null;
+      try {
+        frame = JSON.parse(ev.data);
+      } catch {
+        /* not a hello */
+      }
+      if (settled || frame?.op !== OP.HELLO) return;
+      settled = true;
+      conn.probe = null;
+      this._clearConnTimer(conn, timer);
+      try {
+        probe.close(CLOSE.NORMAL, 'probe');
+      } catch {
+        /* already closed */
+      }
+      if (conn.lost || conn !== this._conn) return;
+      // Back to WebSocket: the topics resume there with `since`, as after any reconnect.
+      this._transport = 0;
+      this._failures = 0;
+      this._gen++;
+      this._teardown(this._dropConn(CLOSE.NORMAL, 'back to websocket'), CLOSE.NORMAL);
+      this._open();
+    };
   }
 
   _attachNet() {
@@ -508,6 +616,13 @@ export class RealtimeClient {
     if (conn.lost || conn !== this._conn) return; // stale socket
     conn.lost = true;
     this._conn = null;
+    if (!conn.hello && code === CLOSE.ABNORMAL && this._transport < this.transports.length - 1) {
+      // Closed before hello, twice: this transport keeps failing here, use the next one.
+      if (++this._failures >= 2) {
+        this._transport++;
+        this._failures = 0;
+      }
+    }
     this._teardown(conn, code);
     this._afterClose(code, reason);
   }
@@ -518,6 +633,14 @@ export class RealtimeClient {
    * to be re-sent with the same client_id, pings/leaves/auths are rejected.
    */
   _teardown(conn, code) {
+    if (conn.probe) {
+      try {
+        conn.probe.close(CLOSE.NORMAL, 'probe');
+      } catch {
+        /* already closed */
+      }
+      conn.probe = null;
+    }
     for (const id of conn.timers) this._clearTimeout(id);
     conn.timers.clear();
 
@@ -701,6 +824,11 @@ export class RealtimeClient {
     conn.hello = frame;
     this.hello = frame;
     this.user = frame.user ?? null;
+    this._failures = 0;
+    this._clearConnTimer(conn, conn.fallbackTimer);
+    conn.transport = this.transport;
+    this._emit('transport', conn.transport);
+    if (this._transport > 0) this._connTimer(conn, this.probeInterval, () => this._probe(conn));
     this._emit('hello', frame);
     if (conn.lost) return;
     this._startHeartbeat(conn);

@@ -106,7 +106,13 @@ export class ConnectionIndicator {
 
   /** Start following the client; returns `this`. */
   start() {
-    this._unsubscribe = this.rt.on('state', (state) => this._onState(state));
+    const offState = this.rt.on('state', (state) => this._onState(state));
+    // Which transport carries the connection (websocket, sse, poll), shown when it is not WebSocket.
+    const offTransport = this.rt.on('transport', () => this.render());
+    this._unsubscribe = () => {
+      offState?.();
+      offTransport?.();
+    };
     this.retry?.addEventListener('click', this._onRetry);
     this._onState(this.rt.state);
     return this;
@@ -134,8 +140,11 @@ export class ConnectionIndicator {
 
   render() {
     const view = indicatorView(this.rt.state, this.latency);
+    const transport = view.state === STATE.OPEN ? (this.rt.transport ?? '') : '';
+    if (transport && transport !== 'websocket') view.label = `${view.label} · ${transport === 'sse' ? 'SSE' : 'polling'}`;
     if (this.root) {
       this.root.dataset.state = view.state;
+      this.root.dataset.transport = transport;
       this.root.title = view.latency ? `Realtime connection ${view.label}, round trip ${view.latency}` : `Realtime connection ${view.label}`;
     }
     if (this.label) {

@@ -140,6 +140,8 @@ export function setup(options = {}) {
     clearTimeout: clock.clearTimeout,
     now: clock.now,
     eventTarget: net,
+    // These tests drive one WebSocket; the HTTP fallback has its own (transport_http.test.mjs).
+    transports: ['websocket'],
     ...options,
   });
   const states = [];
