@@ -25,9 +25,10 @@ async function request(method, url, csrf, body) {
   });
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
+    // The common REST error shape: {code, detail, fields?: {name: problem}}.
     const fields = {};
-    for (const [name, problems] of Object.entries(data ?? {})) {
-      if (name !== 'code' && name !== 'detail') fields[name] = Array.isArray(problems) ? problems[0] : problems;
+    for (const [name, problems] of Object.entries(data?.fields ?? {})) {
+      fields[name] = Array.isArray(problems) ? problems[0] : problems;
     }
     const err = new Error(data?.detail || Object.values(fields)[0] || `HTTP ${response.status}`);
     err.code = data?.code || (response.status === 400 ? 'invalid' : `http_${response.status}`);
