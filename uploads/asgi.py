@@ -94,6 +94,12 @@ async def _respond_error(send: Any, error: ServiceError) -> None:
     await _respond(send, error.http_status, headers, body)
 
 
+def _begin(scope: dict[str, Any], file_id: int, offset: int, length: int | None) -> tuple[User, services.WriteClaim]:
+    """Who is asking, and their turn to append: one database call (one connection) for both."""
+    user = authenticate(scope)
+    return user, services.upload_write_begin(user=user, file_id=file_id, offset=offset, length=length)
+
+
 def _process_in_worker(file_id: int) -> UploadFile:
     """upload_file_process in a pool thread, which closes its database connection after:
     pool threads outlive the request and would keep (and eventually leak) it."""
@@ -143,8 +149,7 @@ async def patch(scope: dict[str, Any], receive: Any, send: Any, file_id: int) ->
         offset = tus.parse_offset(headers.get("upload-offset"))
         checksum = services.parse_checksum(headers.get("upload-checksum"))
         length = tus.parse_offset(headers["content-length"], "Content-Length") if "content-length" in headers else None
-        user = await db(authenticate)(scope)
-        claim = await db(services.upload_write_begin)(user=user, file_id=file_id, offset=offset, length=length)
+        user, claim = await db(_begin)(scope, file_id, offset, length)
     except ServiceError as error:
         await _respond_error(send, error)
         return

@@ -256,7 +256,7 @@ async def test_progress_over_the_topic_and_over_polling_agree_at_every_step():
 
 async def test_progress_events_are_at_most_ten_per_second_and_the_last_state_arrives():
     ann = await run(make_user, "ann")
-    content = pdf_bytes(400_000)
+    content = pdf_bytes(250_000)
     session = await run(open_session, ann, ("big.pdf", content, "application/pdf"))
     (file,) = await run(files_of, session)
     client, _ = await watcher(ann, session)
@@ -278,7 +278,7 @@ async def test_progress_events_are_at_most_ten_per_second_and_the_last_state_arr
 
     progress = [at for at, frame in arrivals if frame["event"] == "progress"]
     writes = -(-len(content) // step)
-    assert writes > 150 and elapsed > 1  # many more writes than the bound allows events
+    assert writes > 120 and elapsed > 1  # many more writes than the bound allows events
     assert 5 <= len(progress) <= 10 * elapsed + 1, (len(progress), elapsed)
     # No eleven events within one second (a little slack for the reader's own scheduling).
     assert all(later - earlier > 0.9 for earlier, later in zip(progress, progress[10:], strict=False))
