@@ -115,7 +115,9 @@ async def fresh_hub():
     """Each async test runs on its own event loop; the next one must start its own realtime hub."""
     yield
     from realtime.hub import stop_hub
+    from realtime.transport_http import stop_sessions
 
+    await stop_sessions()  # HTTP transport sessions leave their topics through the hub
     await stop_hub()
 
 

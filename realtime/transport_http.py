@@ -351,13 +351,17 @@ class RedisSessions(Sessions):
         self.process = secrets.token_hex(8)
         self.process_key = f"{prefix}:rtp:{self.process}"
         # redis-py's stubs type every reply as a union; the replies are read as documented.
-        self.redis: Any = aioredis.Redis.from_url(url, socket_timeout=None, max_connections=64)
-        self.reader: Any = aioredis.Redis.from_url(url, socket_timeout=None, max_connections=2)
+        # A blocking pool: a burst of requests waits for a connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=30, socket_timeout=None)
+        self.redis: Any = aioredis.Redis(connection_pool=pool)
+        self.reader: Any = aioredis.Redis.from_url(url, socket_timeout=None)
         # Streams the XREAD loop watches: key -> the last id it has seen there.
         self.watched: dict[str, str] = {}
         self.in_seen: dict[str, str] = {}
         self._pending: list[tuple[HttpSession, int, str | None, int | None]] = []
         self._flushing = False
+        # Batches of outbound frames are written one after the other (ids must grow).
+        self._flush_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
     def _key(self, session_id: str) -> str:
@@ -379,7 +383,9 @@ class RedisSessions(Sessions):
         with contextlib.suppress(Exception):
             await self.redis.delete(self.process_key)
         await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
         await self.reader.aclose()
+        await self.reader.connection_pool.disconnect()
 
     async def store_record(self, session: HttpSession) -> None:
         key = self._key(session.session_id)
@@ -452,10 +458,19 @@ class RedisSessions(Sessions):
         self._pending.append((session, number, frame, code))
         if not self._flushing:
             self._flushing = True
-            self.loop.create_task(self._flush())
+            self.loop.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        try:
+            await self._flush()
+        finally:
+            self._flushing = False
+        if self._pending:  # appended while the lock was held by another flush
+            self._flushing = True
+            self.loop.create_task(self._flush_soon())
 
     async def _flush(self) -> None:
-        try:
+        async with self._flush_lock:
             while self._pending:
                 batch, self._pending = self._pending, []
                 async with self.redis.pipeline(transaction=False) as pipe:
@@ -474,8 +489,6 @@ class RedisSessions(Sessions):
                         logger.exception("Writing %d frames of HTTP sessions to Redis failed", len(batch))
                 for session_id in {session.session_id for session, _, _, _ in batch}:
                     self._notify(session_id)
-        finally:
-            self._flushing = False
 
     async def read(self, session_id: str, cursor: int, written: bool) -> tuple[list[tuple[int, str]], int | None]:
         key = self._key(session_id) + ":out"
