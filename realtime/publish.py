@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 recorders: list[list[tuple[str, str, Any, bool]]] = []
 # Channel-layer sends publish_many keeps in flight at once, in a process without a hub.
 BULK_SENDS_IN_FLIGHT = 64
+# Messages per Redis pipeline in publish_many's sends (channels_redis' pub/sub layer).
+PIPELINE_SIZE = 1000
 
 
 def publish(
@@ -137,7 +139,8 @@ def _broadcast_many(frames: list[tuple[str, str]]) -> None:
                         logger.exception("Publishing to %s failed", message["key"])
 
         async def send_through_layer() -> None:
-            await asyncio.gather(*(send_group(group, items) for group, items in by_group.items()))
+            if not await _send_pipelined(layer, by_group):
+                await asyncio.gather(*(send_group(group, items) for group, items in by_group.items()))
 
         if _on_event_loop():
             asyncio.get_running_loop().create_task(send_through_layer())
@@ -146,6 +149,40 @@ def _broadcast_many(frames: list[tuple[str, str]]) -> None:
     except Exception:
         # The writes these events describe are committed; clients recover them by seq.
         logger.exception("Publishing %d events failed", len(messages))
+
+
+async def _send_pipelined(layer: Any, by_group: dict[str, list[dict[str, Any]]]) -> bool:
+    """Publishes every message through Redis pipelines (a round trip per 1,000, not one per
+    message) when `layer` is channels_redis' pub/sub layer; False for any other layer.
+
+    channels_redis publishes one message per round trip behind a per-shard lock, so
+    10,000 inbox events cost about 7 s on this machine. This takes the same lock, uses the
+    same group channel names, shards and serialisation (channels_redis 4.3, pinned), and
+    keeps each group's messages in order.
+    """
+    loop_layer_of = getattr(layer, "_get_layer", None)
+    if loop_layer_of is None or not hasattr(layer, "serialize"):
+        return False
+    loop_layer = loop_layer_of()
+    by_shard: dict[Any, list[tuple[str, bytes]]] = {}
+    for group, group_messages in by_group.items():
+        channel = loop_layer._get_group_channel_name(group)
+        shard = loop_layer._get_shard(channel)
+        by_shard.setdefault(shard, []).extend((channel, layer.serialize(message)) for message in group_messages)
+    for shard, items in by_shard.items():
+        async with shard._lock:
+            shard._ensure_redis()
+            for start in range(0, len(items), PIPELINE_SIZE):
+                batch = items[start : start + PIPELINE_SIZE]
+                try:
+                    async with shard._redis.pipeline(transaction=False) as pipe:
+                        for channel, data in batch:
+                            pipe.publish(channel, data)
+                        await pipe.execute()
+                except Exception:
+                    # Committed writes: their clients recover the events by seq.
+                    logger.exception("Publishing %d events through Redis failed", len(batch))
+    return True
 
 
 def rewrite(topic: str, seqs: Iterable[int], payload: Any) -> int:

@@ -117,3 +117,42 @@ async def test_ephemeral_bulk_events_have_no_seq_store_nothing_and_reach_clients
     assert await a.next_event("note") == {"op": "event", "topic": "test:eph", "event": "note", "payload": {"n": 1}}
     assert not await database_sync_to_async(StreamEvent.objects.exists)()
     await a.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_hub_bulk_events_go_through_redis_pipelines_in_order(redis_url, monkeypatch):
+    """A process without a hub (a management command, a script) publishes
+    through channels_redis' pub/sub layer in pipelines; each group keeps its order."""
+    from asgiref.sync import async_to_sync
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    from realtime import publish as publishing
+    from realtime.hub import group_name
+
+    layer = RedisPubSubChannelLayer(hosts=[{"address": redis_url, "socket_timeout": None}], prefix="test-bulk")
+    monkeypatch.setattr(publishing, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(publishing, "running_hub", lambda: None)
+    monkeypatch.setattr(publishing, "PIPELINE_SIZE", 7)  # several pipelines
+
+    async def scenario() -> list[list[dict]]:
+        channel = await layer.new_channel()
+        for topic in ("test:p1", "test:p2"):
+            await layer.group_add(group_name(topic), channel)
+
+        def bulk() -> None:
+            with transaction.atomic():
+                events = [("test:p1", "bulk", {"n": n}) for n in range(10)]
+                events += [("test:p2", "bulk", {"n": n}) for n in range(10)]
+                events += [(f"test:nobody{n}", "bulk", {}) for n in range(5)]
+                publish_many(events)
+
+        await database_sync_to_async(bulk)()
+        received = [await layer.receive(channel) for _ in range(20)]
+        await layer.flush()
+        return received
+
+    received = async_to_sync(scenario)()
+    for topic in ("test:p1", "test:p2"):
+        frames = [json.loads(message["frame"]) for message in received if message["key"] == topic]
+        assert [frame["payload"]["n"] for frame in frames] == list(range(10))
+        assert [frame["seq"] for frame in frames] == list(range(1, 11))
