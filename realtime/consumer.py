@@ -371,6 +371,11 @@ class Connection:
         return self.hub
 
 
+def _asgi_closable(code: int) -> bool:
+    """Codes every server's websocket.close sends (autobahn, under daphne, refuses the rest)."""
+    return code == 1000 or 3000 <= code <= 4999
+
+
 class WebSocketConnection(Connection):
     """Protocol v1 over one WebSocket: frames go out as WebSocket messages, in order."""
 
@@ -462,7 +467,11 @@ class WebSocketConnection(Connection):
             while self._outbox:
                 item = self._outbox.popleft()
                 if isinstance(item, tuple):
-                    await self._server_send({"type": "websocket.close", "code": item[1]})
+                    code = item[1]
+                    if self._raw is not None and self._raw.close is not None and not _asgi_closable(code):
+                        self._raw.close(code)
+                    else:
+                        await self._server_send({"type": "websocket.close", "code": code})
                     self._outbox.clear()
                     self._outbox_bytes = 0
                     return

@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,6 +43,9 @@ REDIS_WATCH_SECONDS = 1.0
 # (a deactivated user's connections are closed on every process).
 USERS_GROUP = "rt-users"
 CLOSE_REMOVED = 4403
+CLOSE_GOING_AWAY = 1001
+# On SIGTERM, how long open connections get to take their 1001 and go before the server stops.
+DRAIN_SECONDS = 5.0
 
 
 class Recipient(Protocol):
@@ -89,6 +94,8 @@ class Hub:
         # Redis as the watch last saw it: its run id, and whether it was unreachable.
         self._redis_run_id: str | None = None
         self._redis_down = False
+        self.draining = False
+        self._drained = asyncio.Event()  # set when the last connection left a draining hub
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -106,6 +113,7 @@ class Hub:
         ]
         if isinstance(self.presence, RedisPresence):
             self._tasks.append(self.loop.create_task(self._redis_watch_loop(), name="realtime-hub-redis-watch"))
+        self._drain_on_sigterm()
 
     async def stop(self) -> None:
         """Leaves every group and stops the hub's tasks (tests and shutdown)."""
@@ -133,9 +141,57 @@ class Hub:
 
     def attach(self, conn: Recipient) -> None:
         self.connections[conn.conn_id] = conn
+        if self.draining:  # this process is stopping: the client goes to another one
+            self.loop.call_soon(conn.close, CLOSE_GOING_AWAY)
+
+    # -- graceful drain ----------------------------------------------------------
+
+    def _drain_on_sigterm(self) -> None:
+        """Wraps the server's SIGTERM handler (uvicorn's, daphne's) so that a stopping process
+        first closes every connection with 1001, which clients answer by reconnecting
+        elsewhere, instead of uvicorn's 1012 or daphne's dropped sockets."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        # daphne (Twisted's asyncio reactor) handles SIGTERM through the event loop's signal
+        # handlers; uvicorn through signal.signal. Either way ours runs first, then theirs.
+        handle = getattr(self.loop, "_signal_handlers", {}).get(signal.SIGTERM)
+        if handle is not None:
+            callback, args = handle._callback, handle._args
+            self.loop.add_signal_handler(
+                signal.SIGTERM, lambda: self.loop.create_task(self._drain(lambda *_: callback(*args), 0, None))
+            )
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        if not callable(previous):  # no server handles SIGTERM here (tests, a shell)
+            return
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            self.loop.call_soon_threadsafe(lambda: self.loop.create_task(self._drain(previous, signum, frame)))
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    async def _drain(self, stop_server: Callable[[int, Any], Any], signum: int, frame: Any) -> None:
+        if self.draining:
+            return
+        self.draining = True
+        logger.warning("Draining: closing %d connections with 1001", len(self.connections))
+        for conn in list(self.connections.values()):
+            conn.close(CLOSE_GOING_AWAY)
+        if self.connections:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), DRAIN_SECONDS)
+        # uvicorn's handler would re-raise SIGTERM at exit (status -15) after a clean stop:
+        # ask its server to exit instead, so a drained process exits 0.
+        server = getattr(stop_server, "__self__", None)
+        if server is not None and hasattr(server, "should_exit"):
+            server.should_exit = True
+        else:
+            stop_server(signum, frame)
 
     def detach(self, conn: Recipient) -> None:
         self.connections.pop(conn.conn_id, None)
+        if self.draining and not self.connections:
+            self._drained.set()
 
     async def subscribe(self, key: str, conn: Recipient) -> None:
         """Adds a local connection to a topic; the first one subscribes this process.

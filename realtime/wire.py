@@ -32,7 +32,7 @@ def text_frame(payload: bytes) -> bytes:
 class RawWriter:
     """Writes prepared frames to one connection's transport while its WebSocket is open."""
 
-    __slots__ = ("abort", "buffered", "is_open", "transport")
+    __slots__ = ("abort", "buffered", "close", "is_open", "transport")
 
     def __init__(
         self,
@@ -40,11 +40,15 @@ class RawWriter:
         is_open: Callable[[], bool],
         buffered: Callable[[], int],
         abort: Callable[[], None],
+        close: Callable[[int], None] | None = None,
     ) -> None:
         self.transport = transport
         self.is_open = is_open
         self.buffered = buffered
         self.abort = abort
+        # Starts the closing handshake with a code the server's own close refuses
+        # (None: ASGI's websocket.close takes every code).
+        self.close = close
 
     def write(self, frame: bytes) -> bool:
         """Writes the frame; False when the WebSocket is no longer open (nothing written)."""
@@ -79,6 +83,9 @@ def _daphne(protocol: Any) -> RawWriter | None:
         is_open=lambda: protocol.state == protocol.STATE_OPEN,
         buffered=buffered,
         abort=lambda: protocol.dropConnection(abort=True),
+        # autobahn's sendClose (daphne's websocket.close) refuses 1001 and 1011, which the
+        # protocol uses (draining, server error); its close-frame writer takes any code.
+        close=lambda code: protocol.sendCloseFrame(code=code),
     )
 
 
