@@ -15,10 +15,14 @@ def test_home_for_visitors_lists_features_and_login_link(client):
     page = response.content.decode()
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert '<span id="connection-state" class="conn" data-state="offline" aria-live="polite"></span>' in page
-    assert "<strong>Chat</strong>" in page
-    # Only what works today: the apps still to come are not advertised.
-    for missing in ["Live shares", "Upload sessions", "Notifications"]:
-        assert missing not in page
+    # Every feature that works today, each linking to its page.
+    for feature, link in [
+        ("Chat", "/chat/"),
+        ("Live shares", "/shares/"),
+        ("Uploads", "/uploads/"),
+        ("Notifications", "/notifications/"),
+    ]:
+        assert f"<strong>{feature}</strong>" in page and f'href="{link}"' in page
     assert 'href="/api/docs/"' in page
     assert 'href="/admin/"' in page
     assert 'href="/accounts/login/"' in page
