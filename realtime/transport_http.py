@@ -359,6 +359,10 @@ class RedisSessions(Sessions):
         self.watched: dict[str, str] = {}
         self.in_seen: dict[str, str] = {}
         self._pending: list[tuple[HttpSession, int, str | None, int | None]] = []
+        # Per home session: (number, bytes) of frames no reader has taken yet, and their sum
+        # (readers on other processes report what they took in `...:ack`).
+        self.unread: dict[str, deque[tuple[int, int]]] = {}
+        self.unread_bytes: dict[str, int] = {}
         self._flushing = False
         # Batches of outbound frames are written one after the other (ids must grow).
         self._flush_lock = asyncio.Lock()
@@ -401,12 +405,14 @@ class RedisSessions(Sessions):
 
     async def drop_record(self, session: HttpSession) -> None:
         key = self._key(session.session_id)
+        self.unread.pop(session.session_id, None)
+        self.unread_bytes.pop(session.session_id, None)
         self.watched.pop(key + ":in", None)
         self.in_seen.pop(session.session_id, None)
         # The outbound log stays a little, so a reader still gets the close.
         await self._flush()
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.delete(key, key + ":in")
+            pipe.delete(key, key + ":in", key + ":ack")
             pipe.expire(key + ":out", int(ENDED_GRACE))
             await pipe.execute()
 
@@ -455,10 +461,34 @@ class RedisSessions(Sessions):
             await self._take_inbound(session)
 
     def append_out(self, session: HttpSession, number: int, frame: str | None, code: int | None) -> None:
+        session_id = session.session_id
+        if frame is not None and not session.ended:
+            self.unread.setdefault(session_id, deque()).append((number, len(frame)))
+            self.unread_bytes[session_id] = self.unread_bytes.get(session_id, 0) + len(frame)
+            if self.unread_bytes[session_id] > settings.REALTIME_MAX_BUFFERED_BYTES:
+                self._drop_slow_reader(session, number)
+                return
         self._pending.append((session, number, frame, code))
         if not self._flushing:
             self._flushing = True
             self.loop.create_task(self._flush_soon())
+
+    def _drop_slow_reader(self, session: HttpSession, number: int) -> None:
+        """As a WebSocket that stops reading: what no reader took is dropped, then 1011."""
+        logger.warning("Dropping HTTP session of connection %s: it is not reading its frames", session.conn_id)
+        untaken = [taken for taken, _ in self.unread.pop(session.session_id, ())]
+        self.unread_bytes.pop(session.session_id, None)
+        self._pending = [item for item in self._pending if item[0] is not session]
+        flushed = [n for n in untaken if n != number]
+        if flushed:
+            key = self._key(session.session_id) + ":out"
+            self.loop.create_task(self.redis.xdel(key, *(f"0-{n}" for n in flushed)))
+        session.close(CLOSE_SERVER_ERROR)
+
+    def _taken(self, session_id: str, upto: int) -> None:
+        untaken = self.unread.get(session_id)
+        while untaken and untaken[0][0] <= upto:
+            self.unread_bytes[session_id] -= untaken.popleft()[1]
 
     async def _flush_soon(self) -> None:
         try:
@@ -508,9 +538,19 @@ class RedisSessions(Sessions):
             if number <= cursor:
                 continue
             if b"c" in fields:
+                await self._report_taken(session_id, frames)
                 return frames, int(fields[b"c"])
             frames.append((number, fields[b"f"].decode()))
+        await self._report_taken(session_id, frames)
         return frames, None
+
+    async def _report_taken(self, session_id: str, frames: list[tuple[int, str]]) -> None:
+        if not frames:
+            return
+        if session_id in self.local:
+            self._taken(session_id, frames[-1][0])
+        else:
+            await self.redis.set(self._key(session_id) + ":ack", frames[-1][0], ex=int(_idle_timeout()) + 1)
 
     def _waiting(self, session_id: str, waiting: bool) -> None:
         key = self._key(session_id) + ":out"
@@ -555,10 +595,13 @@ class RedisSessions(Sessions):
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for session in sessions:
                         pipe.exists(self._key(session.session_id))
-                    alive = await pipe.execute()
-                for session, exists in zip(sessions, alive, strict=True):
+                        pipe.get(self._key(session.session_id) + ":ack")
+                    answers = await pipe.execute()
+                for session, exists, taken in zip(sessions, answers[::2], answers[1::2], strict=True):
                     if not exists:
                         self.loop.create_task(self.end(session))
+                    elif taken is not None:
+                        self._taken(session.session_id, int(taken))
             except Exception:
                 logger.exception("HTTP session upkeep in Redis failed")
 
