@@ -25,6 +25,7 @@ The session id is a capability: it is never logged (the access-log redaction cov
 import asyncio
 import contextlib
 import io
+import itertools
 import logging
 import secrets
 import time
@@ -172,7 +173,8 @@ class Sessions:
         self._waiting(session_id, True)
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), seconds)
+                async with asyncio.timeout(seconds):  # no task per wait, unlike wait_for()
+                    await event.wait()
         finally:
             events = self.waiters.get(session_id)
             if events is not None:
@@ -315,9 +317,9 @@ class LocalSessions(Sessions):
             return [], CLOSE_SERVER_ERROR
         frames: list[tuple[int, str]] = []
         closing: int | None = None
-        for number, frame, code in log:
-            if number <= cursor:
-                continue
+        # Numbers are consecutive: only the entries after the cursor are looked at (from the end).
+        newer = log[-1][0] - cursor if log else 0
+        for number, frame, code in reversed(list(itertools.islice(reversed(log), max(0, newer)))):
             if frame is None:
                 closing = code
                 break
