@@ -62,7 +62,12 @@ def pytest_configure(config: pytest.Config) -> None:
     importlib.import_module("config.asgi")
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 3, what: str = "the condition") -> None:
+# How long a test waits for a frame that must come: generous, because CI machines can be
+# loaded; it only bounds a failure. Absence is never inferred from it (see `until`).
+WAIT = 10.0
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = WAIT, what: str = "the condition") -> None:
     """Waits until `condition()` holds (checked every 10 ms), or fails the test after `timeout` s."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -99,7 +104,7 @@ class Client:
         ref: str = frame["ref"]
         return ref
 
-    async def receive(self, timeout: float = 3) -> dict[str, Any]:
+    async def receive(self, timeout: float = WAIT) -> dict[str, Any]:
         message: dict[str, Any] = await self.ws.receive_json_from(timeout=timeout)
         return message
 
@@ -119,7 +124,7 @@ class Client:
         """A `send` and its reply."""
         return await self.request(op="send", topic=topic, event=event, payload=payload)
 
-    async def next_event(self, event: str | None = None, timeout: float = 3) -> dict[str, Any]:
+    async def next_event(self, event: str | None = None, timeout: float = WAIT) -> dict[str, Any]:
         """The next event frame (named `event`, if given), from the backlog first."""
         for index, message in enumerate(self.backlog):
             if message.get("op") == "event" and (event is None or message["event"] == event):
@@ -130,7 +135,7 @@ class Client:
                 return message
 
     async def until(
-        self, event: str, where: Callable[[dict[str, Any]], bool] = lambda frame: True, timeout: float = 3
+        self, event: str, where: Callable[[dict[str, Any]], bool] = lambda frame: True, timeout: float = WAIT
     ) -> list[dict[str, Any]]:
         """Every frame up to and including the next `event` matching `where` (backlog first).
 
@@ -148,7 +153,7 @@ class Client:
             if frame.get("op") == "event" and frame["event"] == event and where(frame):
                 return frames
 
-    async def close_code(self, timeout: float = 3) -> int:
+    async def close_code(self, timeout: float = WAIT) -> int:
         while True:
             message = await self.ws.receive_output(timeout)
             if message["type"] == "websocket.close":
