@@ -119,3 +119,28 @@ def test_an_anonymous_viewer_with_websocket_blocked_watches_a_share_live(servers
     viewer.click("#comment-form button")
     share_item = dashboard.locator(f'.share[data-share-id="{share.pk}"]')
     expect(share_item.locator(".comment", has_text="Keep going over HTTP!")).to_contain_text("Coach", timeout=WAIT_MS)
+
+
+def test_an_upload_with_websocket_blocked_shows_live_progress_over_sse(servers, browser, tmp_path, settings):
+    from uploads.tests.conftest import jpeg_bytes, pdf_bytes
+
+    ann = User.objects.create_user(username="ann", password="unused-pw-1", display_name="Ann")
+    media = tmp_path / "media"
+    media.mkdir()
+    settings.MEDIA_ROOT = media
+    server = servers({"MEDIA_ROOT": str(media)}, name="fallback")
+    page = context_for(browser, ann, blocked=True).new_page()
+    page.goto(f"{server.url}/uploads/")
+    page.wait_for_selector('.uploads[data-ready="true"]', timeout=WAIT_MS)
+    expect_transport(page, "sse", "connected · SSE")
+    files = [
+        {"name": "beach.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes(900, 600)},
+        {"name": "ticket.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes(300_000)},
+    ]
+    page.set_input_files("#upload-input", files)
+    page.click("#upload-start")
+    # The page's upload topic is joined over the HTTP transport: pushed progress, not its polling fallback.
+    expect(page.locator("#upload-transport")).to_have_text("live", timeout=WAIT_MS)
+    expect(page.locator(".uploads")).to_have_attribute("data-status", "completed", timeout=WAIT_MS)
+    expect(page.locator("#upload-total-text")).to_have_text("100 %")
+    expect(page.locator(".upload-file[data-status='completed']")).to_have_count(2)
