@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from realtime.testing import WAIT
+
 CSRF_HEADER = b"x-csrftoken"
 
 
@@ -252,7 +254,7 @@ class HttpClient:
         ref: str = frame["ref"]
         return ref
 
-    async def receive(self, timeout: float = 3) -> dict[str, Any]:
+    async def receive(self, timeout: float = WAIT) -> dict[str, Any]:
         frame = await self._next_data(timeout)
         assert frame is not None, f"the stream ended (close {self.closed_with})"
         return frame
@@ -271,7 +273,7 @@ class HttpClient:
     async def send_event(self, topic: str, event: str, **payload: Any) -> dict[str, Any]:
         return await self.request(op="send", topic=topic, event=event, payload=payload)
 
-    async def next_event(self, event: str | None = None, timeout: float = 3) -> dict[str, Any]:
+    async def next_event(self, event: str | None = None, timeout: float = WAIT) -> dict[str, Any]:
         for index, message in enumerate(self.backlog):
             if message.get("op") == "event" and (event is None or message["event"] == event):
                 return self.backlog.pop(index)
@@ -281,7 +283,7 @@ class HttpClient:
                 return message
 
     async def until(
-        self, event: str, where: Callable[[dict[str, Any]], bool] = lambda frame: True, timeout: float = 3
+        self, event: str, where: Callable[[dict[str, Any]], bool] = lambda frame: True, timeout: float = WAIT
     ) -> list[dict[str, Any]]:
         frames, self.backlog = self.backlog, []
         for index, frame in enumerate(frames):
@@ -294,7 +296,7 @@ class HttpClient:
             if frame.get("op") == "event" and frame["event"] == event and where(frame):
                 return frames
 
-    async def close_code(self, timeout: float = 3) -> int:
+    async def close_code(self, timeout: float = WAIT) -> int:
         while self.closed_with is None:
             if await self._next_data(timeout) is None and self.closed_with is None:
                 pytest.fail("the stream ended without an `event: close`")
