@@ -1,21 +1,7 @@
-from django.urls import path, register_converter
+from django.urls import path
 
 from chat.api import views
-
-
-class IdConverter:
-    """A database id: at most 18 digits, so a longer number is a 404, not a database overflow."""
-
-    regex = "[0-9]{1,18}"
-
-    def to_python(self, value: str) -> int:
-        return int(value)
-
-    def to_url(self, value: int) -> str:
-        return str(value)
-
-
-register_converter(IdConverter, "id")
+from config import api  # noqa: F401 (registers the <id:...> converter)
 
 urlpatterns = [
     path("channels/", views.ChannelListApi.as_view(), name="api-chat-channels"),

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from config import api  # noqa: F401 (registers the <id:...> converter)
 from notifications.api import views
 
 urlpatterns = [
@@ -8,5 +9,5 @@ urlpatterns = [
     path("unread-count/", views.UnreadCountApi.as_view(), name="api-notifications-unread-count"),
     path("preferences/", views.PreferenceApi.as_view(), name="api-notifications-preferences"),
     path("send/", views.SendApi.as_view(), name="api-notifications-send"),
-    path("<int:notification_id>/", views.NotificationDetailApi.as_view(), name="api-notification"),
+    path("<id:notification_id>/", views.NotificationDetailApi.as_view(), name="api-notification"),
 ]
