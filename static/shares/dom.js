@@ -5,25 +5,9 @@
  * @module shares/dom
  */
 
-/**
- * An element with attributes and text or child nodes (`className`, `text`;
- * null/undefined/false attributes are left out).
- * @param {string} tag
- * @param {Record<string, any>} [attrs]
- * @param {...(Node|null|undefined|false)} children
- * @returns {HTMLElement}
- */
-export function el(tag, attrs = {}, ...children) {
-  const node = globalThis.document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === 'className') node.className = value;
-    else if (name === 'text') node.textContent = value;
-    else node.setAttribute(name, value === true ? '' : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
+import { el } from '../realtime/dom.js';
+
+export { el };
 
 /**
  * A goal with its progress bar.
