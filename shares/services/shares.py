@@ -414,7 +414,8 @@ def comment_create(
         raise RateLimited("Slow mode is on; wait before commenting again.", fields={"retry_after": round(wait, 3)})
     text = clean_text(message, "message", maximum=COMMENT_MAX_LENGTH, minimum=1)
     if user is not None:
-        shown = user.shown_name
+        # A display name may be longer (100) than a comment's name column (40).
+        shown = user.shown_name[:COMMENT_NAME_MAX_LENGTH]
     else:
         shown = clean_text(name or "", "name", maximum=COMMENT_NAME_MAX_LENGTH) or ANONYMOUS_NAME
     comment = ShareComment(share=share, author=user, name=shown, message=text)

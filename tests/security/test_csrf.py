@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -263,9 +263,12 @@ def cookies_of(user: Any) -> tuple[str, str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_tus_patch_with_the_session_cookie_needs_the_csrf_token(world, settings, tmp_path):
+@pytest.mark.asyncio
+async def test_a_tus_patch_with_the_session_cookie_needs_the_csrf_token(world, settings, tmp_path):
+    """Async, so the requests and the hub's clean-up (fresh_hub) share one event loop."""
     settings.MEDIA_ROOT = tmp_path
-    cookie, csrf = cookies_of(world.ann)
+    cookie, csrf = await database_sync_to_async(cookies_of)(world.ann)
+    token = await database_sync_to_async(token_for)(world.ann)
     headers = {
         **TUS,
         "Cookie": cookie,
@@ -273,31 +276,39 @@ def test_a_tus_patch_with_the_session_cookie_needs_the_csrf_token(world, setting
         "Upload-Offset": "0",
     }
     path = f"/api/uploads/tus/{world.upload_file.pk}"
-    before = snapshot()
-    refused = async_to_sync(tus_request)("PATCH", path, headers, [b"x" * 10])
-    assert refused.status == 403 and b"CSRF" in refused.body
-    assert snapshot() == before and not list(tmp_path.rglob("*"))
-    accepted = async_to_sync(tus_request)("PATCH", path, {**headers, "X-CSRFToken": csrf}, [b"x" * 10])
-    assert accepted.status == 204 and accepted.headers["upload-offset"] == "10"
-    jwt = {**headers, "Authorization": f"Bearer {token_for(world.ann)}", "Upload-Offset": "10"}
+    before = await database_sync_to_async(snapshot)()
+    refused = await tus_request("PATCH", path, headers, [b"x" * 10])
+    assert refused is not None and refused.status == 403 and b"CSRF" in refused.body
+    assert await database_sync_to_async(snapshot)() == before and not list(tmp_path.rglob("*"))
+    accepted = await tus_request("PATCH", path, {**headers, "X-CSRFToken": csrf}, [b"x" * 10])
+    assert accepted is not None and accepted.status == 204 and accepted.headers["upload-offset"] == "10"
+    jwt = {**headers, "Authorization": f"Bearer {token}", "Upload-Offset": "10"}
     del jwt["Cookie"]
-    assert async_to_sync(tus_request)("PATCH", path, jwt, [b"y" * 10]).status == 204
+    with_jwt = await tus_request("PATCH", path, jwt, [b"y" * 10])
+    assert with_jwt is not None and with_jwt.status == 204
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_realtime_http_transport_needs_the_csrf_token_with_a_cookie(world):
+@pytest.mark.asyncio
+async def test_the_realtime_http_transport_needs_the_csrf_token_with_a_cookie(world):
     from realtime import transport_http
 
-    cookie, csrf = cookies_of(world.ann)
+    cookie, csrf = await database_sync_to_async(cookies_of)(world.ann)
+    token = await database_sync_to_async(token_for)(world.ann)
     base = {"Cookie": cookie, "Content-Type": "application/json"}
     for method, path in (
         ("POST", transport_http.SESSION_PATH),
         ("DELETE", transport_http.SESSION_PATH),
         ("POST", transport_http.SEND_PATH),
     ):
-        refused = async_to_sync(tus_request)(method, path, base, [b"[]"])
-        assert refused.status == 403 and b"CSRF" in refused.body, (method, path, refused)
-    created = async_to_sync(tus_request)("POST", transport_http.SESSION_PATH, {**base, "X-CSRFToken": csrf}, [b"{}"])
-    assert created.status == 201, created
-    jwt = {"Content-Type": "application/json", "Authorization": f"Bearer {token_for(world.ann)}"}
-    assert async_to_sync(tus_request)("POST", transport_http.SESSION_PATH, jwt, [b"{}"]).status == 201
+        refused = await tus_request(method, path, base, [b"[]"])
+        assert refused is not None and refused.status == 403 and b"CSRF" in refused.body, (method, path, refused)
+    # With the token (or a JWT) the CSRF check passes: ending a session that does not exist is
+    # then the transport's own 404 (nothing is created, so nothing is left to clean up).
+    jwt = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    try:
+        for headers in ({**base, "X-CSRFToken": csrf}, jwt):
+            passed = await tus_request("DELETE", transport_http.SESSION_PATH, headers, [b""])
+            assert passed is not None and passed.status == 404 and b"No such transport session" in passed.body
+    finally:
+        await transport_http.stop_sessions()  # its Redis connections belong to this event loop

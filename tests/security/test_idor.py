@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from realtime.testing import open_client, token_for
@@ -351,23 +350,27 @@ def test_a_tus_upload_into_another_users_session_is_refused_alike(world):
 
 
 @committed_rows
-def test_a_tus_patch_into_another_users_file_is_refused_alike(world, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+@pytest.mark.asyncio
+async def test_a_tus_patch_into_another_users_file_is_refused_alike(world, settings, tmp_path):
+    from channels.db import database_sync_to_async
 
-    def patch(file_id: int) -> Any:
+    settings.MEDIA_ROOT = tmp_path
+    token = await database_sync_to_async(token_for)(world.ben)
+
+    async def patch(file_id: int) -> Any:
         headers = {
             "Tus-Resumable": "1.0.0",
-            "Authorization": f"Bearer {token_for(world.ben)}",
+            "Authorization": f"Bearer {token}",
             "Content-Type": "application/offset+octet-stream",
             "Upload-Offset": "0",
         }
-        return async_to_sync(tus_request)("PATCH", f"/api/uploads/tus/{file_id}", headers, [b"x" * 10])
+        return await tus_request("PATCH", f"/api/uploads/tus/{file_id}", headers, [b"x" * 10])
 
-    before = snapshot()
-    theirs, missing = patch(world.upload_file.pk), patch(World.missing)
+    before = await database_sync_to_async(snapshot)()
+    theirs, missing = await patch(world.upload_file.pk), await patch(World.missing)
     assert theirs.status == 404
     assert (missing.status, missing.body) == (theirs.status, theirs.body)
-    assert snapshot() == before
+    assert await database_sync_to_async(snapshot)() == before
     assert not list(tmp_path.rglob("*"))  # not a byte stored
 
 
