@@ -9,7 +9,7 @@ Direct messages are private: only superusers see them.
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -17,19 +17,7 @@ from django.http import HttpRequest
 from accounts.auth import signed_in_user
 from chat import services
 from chat.models import Channel, DirectMessage, Membership, Message, MessageEdit
-from config.errors import ServiceError
-
-
-def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, items: QuerySet, action: Any, verb: str) -> None:
-    done = 0
-    for item in items:
-        try:
-            action(item)
-            done += 1
-        except ServiceError as error:
-            modeladmin.message_user(request, f"{item}: {error.message}", messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{verb} {done}.", messages.SUCCESS)
+from config.admin import run_action
 
 
 class MembershipInline(admin.TabularInline):
@@ -95,7 +83,7 @@ class ChannelAdmin(admin.ModelAdmin):
     @admin.action(description="Archive selected channels (read-only, live)", permissions=["change"])
     def archive_channels(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
         user = signed_in_user(request)
-        _run(
+        run_action(
             self,
             request,
             queryset,
@@ -106,7 +94,7 @@ class ChannelAdmin(admin.ModelAdmin):
     @admin.action(description="Unarchive selected channels", permissions=["change"])
     def unarchive_channels(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
         user = signed_in_user(request)
-        _run(
+        run_action(
             self,
             request,
             queryset,
@@ -207,7 +195,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete selected messages (live; text kept for moderators)", permissions=["moderate"])
     def delete_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        _run(
+        run_action(
             self,
             request,
             queryset.filter(deleted_at__isnull=True),
@@ -217,7 +205,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Restore selected messages (live)", permissions=["moderate"])
     def restore_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        _run(
+        run_action(
             self,
             request,
             queryset.filter(deleted_at__isnull=False),

@@ -8,27 +8,15 @@ hard-deleted and their text is never edited here.
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
 from accounts.auth import signed_in_user
-from config.errors import ServiceError
+from config.admin import run_action
 from shares import services
 from shares.models import Goal, ProgressEntry, Reflection, Share, ShareComment
-
-
-def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, items: QuerySet, action: Any, verb: str) -> None:
-    done = 0
-    for item in items:
-        try:
-            action(item)
-            done += 1
-        except ServiceError as error:
-            modeladmin.message_user(request, f"{item}: {error.message}", messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{verb} {done}.", messages.SUCCESS)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -117,7 +105,7 @@ class ShareAdmin(admin.ModelAdmin):
     @admin.action(description="End selected shares (viewers are told live)", permissions=["change"])
     def end_shares(self, request: HttpRequest, queryset: QuerySet[Share]) -> None:
         user = signed_in_user(request)
-        _run(self, request, queryset, lambda share: services.share_end(user=user, share_id=share.pk), "Ended")
+        run_action(self, request, queryset, lambda share: services.share_end(user=user, share_id=share.pk), "Ended")
 
 
 @admin.register(ShareComment)
@@ -145,9 +133,9 @@ class ShareCommentAdmin(admin.ModelAdmin):
     @admin.action(description="Hide selected comments (live)", permissions=["moderate"])
     def hide_comments(self, request: HttpRequest, queryset: QuerySet[ShareComment]) -> None:
         user = signed_in_user(request)
-        _run(self, request, queryset, lambda c: services.comment_hide(user=user, comment_id=c.pk), "Hidden")
+        run_action(self, request, queryset, lambda c: services.comment_hide(user=user, comment_id=c.pk), "Hidden")
 
     @admin.action(description="Restore selected comments (live)", permissions=["moderate"])
     def restore_comments(self, request: HttpRequest, queryset: QuerySet[ShareComment]) -> None:
         user = signed_in_user(request)
-        _run(self, request, queryset, lambda c: services.comment_restore(user=user, comment_id=c.pk), "Restored")
+        run_action(self, request, queryset, lambda c: services.comment_restore(user=user, comment_id=c.pk), "Restored")

@@ -11,21 +11,9 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from config.errors import ServiceError
+from config.admin import run_action
 from uploads import services
 from uploads.models import FileStatus, UploadFile, UploadSession
-
-
-def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, items: Any, action: Any, verb: str) -> None:
-    done = 0
-    for item in items:
-        try:
-            action(item)
-            done += 1
-        except ServiceError as error:
-            modeladmin.message_user(request, f"{item}: {error.message}", messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{verb} {done}.", messages.SUCCESS)
 
 
 class UploadFileInline(admin.TabularInline):
@@ -85,7 +73,7 @@ class UploadSessionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected sessions (partial data deleted, live)", permissions=["change"])
     def cancel_sessions(self, request: HttpRequest, queryset: QuerySet[UploadSession]) -> None:
-        _run(
+        run_action(
             self,
             request,
             queryset.select_related("owner"),
@@ -160,7 +148,7 @@ class UploadFileAdmin(admin.ModelAdmin):
         if not request.user.has_perm("uploads.delete_uploadfile"):
             self.message_user(request, "You may not delete upload files.", messages.ERROR)
             return
-        _run(
+        run_action(
             self,
             request,
             queryset.select_related("session__owner"),
