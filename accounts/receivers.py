@@ -15,3 +15,10 @@ def close_connections_of_deactivated(sender: Any, *, instance: Any, **kwargs: An
     """
     if not instance.is_active and instance.pk is not None:
         disconnect_user(instance.pk)
+
+
+def start_moderators_group_run(sender: Any, **kwargs: Any) -> None:
+    """pre_migrate: a new migrate run; only a group it creates gets the apps' permissions."""
+    from accounts.services import moderators_group_run_started
+
+    moderators_group_run_started()

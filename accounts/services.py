@@ -103,14 +103,27 @@ def token_pair_create(*, user: User) -> dict[str, str]:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
+# Groups created in this migrate or flush run: every app that ensures the group after that
+# (the next apps' post_migrate) adds its permissions too.
+_created_groups: set[tuple[str, int]] = set()
+
+
+def moderators_group_run_started() -> None:
+    """A migrate run begins (pre_migrate): groups that exist now are the admins' to configure."""
+    _created_groups.clear()
+
+
 def moderators_group_ensure(*, permissions: list[tuple[str, str]], using: str = "default") -> Group:
     """The `moderators` group, created with these (app_label, codename) permissions when missing.
 
-    An app calls it after its migrations (e.g. after a database flush removed the group);
-    an existing group is left as its admins configured it.
+    Each app calls it after its migrations (e.g. after a database flush removed the group):
+    the app that recreates the group and every app after it in the same process grant their
+    permissions; a group that existed before is left as its admins configured it.
     """
     group, created = Group.objects.using(using).get_or_create(name=MODERATORS_GROUP)
     if created:
+        _created_groups.add((using, group.pk))
+    if (using, group.pk) in _created_groups:
         for app_label, codename in permissions:
             permission = (
                 Permission.objects.using(using).filter(content_type__app_label=app_label, codename=codename).first()

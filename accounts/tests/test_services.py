@@ -172,3 +172,21 @@ def test_token_pair_create_returns_tokens_for_the_user(ann):
     assert AccessToken(tokens["access"])["user_id"] == str(ann.pk)
     assert RefreshToken(tokens["refresh"])["user_id"] == str(ann.pk)
     assert OutstandingToken.objects.filter(user=ann).count() == 1
+
+
+def test_a_recreated_moderators_group_gets_every_apps_permissions_and_an_existing_one_is_left():
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    from accounts.models import MODERATORS_GROUP
+
+    # A flush removes the group; each app's post_migrate then ensures it, one after another.
+    Group.objects.filter(name=MODERATORS_GROUP).delete()
+    call_command("migrate", verbosity=0)  # sends post_migrate to every app, as flush does
+    granted = set(Group.objects.get(name=MODERATORS_GROUP).permissions.values_list("codename", flat=True))
+    assert {"moderate_message", "moderate_sharecomment"} <= granted  # chat's and shares'
+
+    group = Group.objects.get(name=MODERATORS_GROUP)
+    group.permissions.clear()  # an admin's choice
+    call_command("migrate", verbosity=0)
+    assert not group.permissions.exists()
