@@ -479,3 +479,84 @@ async def test_sends_naming_another_users_objects_change_nothing(world):
     after = await database_sync_to_async(snapshot)()
     # Joining General and the share as a viewer is allowed and leaves no row; nothing of ann's changed.
     assert after == before
+
+
+@committed_rows
+@pytest.mark.asyncio
+async def test_another_users_http_transport_session_is_refused_alike(world):
+    """The realtime HTTP transport names its session in the query (`?session=`): ben holding
+    ann's session id gets what an unknown id gets, on every endpoint that takes one."""
+    from channels.db import database_sync_to_async
+
+    from realtime import transport_http
+    from realtime.testing_http import asgi_request
+
+    def bearer(token: str) -> list[tuple[bytes, bytes]]:
+        return [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json")]
+
+    ann = bearer(await database_sync_to_async(token_for)(world.ann))
+    ben = bearer(await database_sync_to_async(token_for)(world.ben))
+    try:
+        created = await asgi_request("POST", transport_http.SESSION_PATH, body=b"{}", headers=ann)
+        assert created.status == 201, created.body
+        session = created.json()["session"]
+        missing = "x" * len(session)
+        for method, path, body in (
+            ("GET", transport_http.POLL_PATH, b""),
+            ("GET", transport_http.EVENTS_PATH, b""),
+            ("POST", transport_http.SEND_PATH, b'[{"op": "ping", "ref": "1"}]'),
+            ("DELETE", transport_http.SESSION_PATH, b""),
+        ):
+            theirs = await asgi_request(method, f"{path}?session={session}", body=body, headers=ben)
+            unknown = await asgi_request(method, f"{path}?session={missing}", body=body, headers=ben)
+            assert theirs.status == 404, (method, path, theirs.body)
+            assert (theirs.status, theirs.json()) == (unknown.status, unknown.json()), (method, path)
+        # Still ann's: she ends it herself.
+        ended = await asgi_request("DELETE", f"{transport_http.SESSION_PATH}?session={session}", headers=ann)
+        assert ended.status == 204
+    finally:
+        await transport_http.stop_sessions()
+
+
+# Every topic and send event, and how the two tests above try it with ann's ids; a new topic
+# prefix or send event fails test_the_sweep_covers_every_topic_and_send_event until listed here.
+TOPICS = {"chat", "share", "upload", "inbox"}
+SEND_EVENTS = {
+    "message.update": "ann's message: visible (forbidden), hidden and missing (not_found alike)",
+    "message.delete": "as message.update",
+    "dm.update": "ann's DM to cat: not_found alike",
+    "dm.delete": "as dm.update",
+    "dm.send": "to cat, not ben's friend: forbidden, nothing stored",
+    "notifications.read": "ann's notification id: ids [] and nothing changed",
+    "comment.hide": "on ann's share as a viewer: forbidden",
+    "viewer.kick": "as comment.hide",
+    "progress.publish": "progress, goal and reflection on ann's goal: forbidden",
+}
+# Sends that name no object but the joined topic (its join is what the topic test refuses).
+NO_OBJECT_ID = {
+    "message.create": "posts to the joined channel",
+    "read": "ben's own read mark in the joined channel",
+    "typing": "ephemeral, the joined channel",
+    "comment.create": "comments on the joined share",
+    "dm.read": "ben's own read marks, `with` a user (users are public; test_ones_own_view... over REST)",
+    "dm.typing": "ephemeral, to a user id; friends only",
+}
+
+
+def test_the_sweep_covers_every_topic_and_send_event():
+    from realtime.api import InboxPart, TopicHandler
+
+    def subclasses(cls: type) -> list[type]:
+        return [sub for direct in cls.__subclasses__() for sub in (direct, *subclasses(direct))]
+
+    def project(cls: type) -> bool:  # not a test topic (realtime/tests, tests/e2e)
+        return not (cls.__module__.startswith("tests.") or ".tests." in cls.__module__)
+
+    handlers = [handler for handler in subclasses(TopicHandler) if project(handler)]
+    assert {handler.prefix for handler in handlers} == TOPICS
+    events = {
+        name
+        for cls in handlers + [p for p in subclasses(InboxPart) if project(p)]
+        for name in getattr(cls, "events", {})
+    }
+    assert events == set(SEND_EVENTS) | set(NO_OBJECT_ID)
