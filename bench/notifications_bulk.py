@@ -158,9 +158,14 @@ def online_run(args: argparse.Namespace, workdir: Path, bulk: Any) -> tuple[int,
     ours, theirs = multiprocessing.Pipe()
     listener = multiprocessing.get_context("spawn").Process(target=listen, args=(port, tokens, theirs))
     listener.start()
+    theirs.close()  # so a listener that dies ends the wait below instead of blocking it
     try:
-        if ours.recv() != "joined":
-            raise RuntimeError("The listener could not join every inbox.")
+        try:
+            joined = ours.recv() if ours.poll(120) else None
+        except EOFError:  # the listener died
+            joined = None
+        if joined != "joined":
+            raise RuntimeError(f"The listener could not join every inbox:\n{server.log_tail()}")
         started = time.perf_counter()
         count = bulk()
         stored = time.perf_counter() - started
