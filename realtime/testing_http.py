@@ -330,9 +330,7 @@ class HttpClient:
         return False
 
     async def disconnect(self) -> None:
-        """Closes the stream and ends the session with DELETE, waiting for its clean-up."""
-        if self.stream is not None:
-            await self.stream.close()
+        """Ends the session with DELETE (its clean-up runs before the 204), then closes the stream."""
         if self.session is not None:
             response = await asgi_request(
                 "DELETE", f"/rt/session?session={self.session}", headers=self.headers, client=self.client_address
@@ -340,6 +338,8 @@ class HttpClient:
             # 404: it already ended (a close); 401: its token expired meanwhile.
             assert response.status in {204, 401, 404}, (response.status, response.body)
             self.session = None
+        if self.stream is not None:
+            await self.stream.close()
 
 
 def session_headers(cookie: str) -> list[tuple[bytes, bytes]]:
