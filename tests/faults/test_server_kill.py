@@ -8,6 +8,7 @@ import random
 
 import pytest
 import websockets
+from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.tests.factories import UserFactory
@@ -21,7 +22,11 @@ MESSAGES = 60
 
 
 def stored(client_id: str) -> bool:
-    return Message.objects.filter(client_id=client_id).exists()
+    """From a worker thread: its own database connection, closed before the thread is reused."""
+    try:
+        return Message.objects.filter(client_id=client_id).exists()
+    finally:
+        connection.close()
 
 
 async def connect_with_jitter(urls: list[str], token: str, attempt_cap: float = 1.0) -> Peer:
