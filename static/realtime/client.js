@@ -259,6 +259,9 @@ export class RealtimeClient {
     // Index in `transports` of the one connections use now, and its failures before hello.
     this._transport = 0;
     this._failures = 0;
+    // A WebSocket said hello once: later failures before hello are outages (a server
+    // restart), not a network that blocks WebSocket, and do not move to a fallback.
+    this._wsWorked = false;
     /** @type {ClientState} */
     this.state = STATE.CLOSED;
     /** The current identity (hello's user, replaced by auth replies). */
@@ -616,7 +619,8 @@ export class RealtimeClient {
     if (conn.lost || conn !== this._conn) return; // stale socket
     conn.lost = true;
     this._conn = null;
-    if (!conn.hello && code === CLOSE.ABNORMAL && this._transport < this.transports.length - 1) {
+    const blockedHere = !this._wsWorked || this.transport !== 'websocket';
+    if (!conn.hello && code === CLOSE.ABNORMAL && blockedHere && this._transport < this.transports.length - 1) {
       // Closed before hello, twice: this transport keeps failing here, use the next one.
       if (++this._failures >= 2) {
         this._transport++;
@@ -827,6 +831,7 @@ export class RealtimeClient {
     this._failures = 0;
     this._clearConnTimer(conn, conn.fallbackTimer);
     conn.transport = this.transport;
+    if (conn.transport === 'websocket') this._wsWorked = true;
     this._emit('transport', conn.transport);
     if (this._transport > 0) this._connTimer(conn, this.probeInterval, () => this._probe(conn));
     this._emit('hello', frame);

@@ -132,6 +132,27 @@ describe('fallback to the HTTP transport', () => {
     assert.equal(env.client.transport, 'sse');
   });
 
+  test('after a WebSocket worked, failures during a server restart stay on WebSocket', () => {
+    const env = fallbackSetup();
+    env.client.connect();
+    env.ws.serverOpen();
+    env.ws.serverClose(1006); // the server goes away
+    let refused = 0;
+    for (let t = 0; t < 60000; t += 100) {
+      env.clock.tick(100);
+      if (env.ws.readyState === 0) {
+        env.ws.serverClose(1006); // and refuses connections for a minute
+        refused++;
+      }
+    }
+    assert.ok(refused >= 3);
+    assert.equal(env.http.calls.length, 0, 'no HTTP session');
+    while (env.ws.readyState !== 0) env.clock.tick(100); // the next attempt: the server is back
+    env.ws.serverOpen();
+    assert.equal(env.client.transport, 'websocket');
+    assert.equal(env.client.state, 'open');
+  });
+
   test('without EventSource the HTTP transport long-polls with the same cursor numbering', async () => {
     const env = fallbackSetup({ transports: ['sse'], EventSource: undefined });
     env.client._ES = undefined;
