@@ -8,10 +8,21 @@ from typing import Any
 
 import aiohttp
 import pytest
+from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from realtime.testing import Peer
+
+
+def create_user_in_a_thread(username: str) -> User:
+    """From a worker thread: its own database connection, closed before the thread is reused
+    (left open, it is garbage-collected during a later test, whose ResourceWarning fails it)."""
+    try:
+        return User.objects.create_user(username=username, password="pw-123456789")
+    finally:
+        connection.close()
+
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -159,7 +170,7 @@ def test_a_sessions_requests_alternate_between_two_processes_on_redis(servers, r
                 polled = await response.json()
             assert polled["cursor"] == peer.last_id and polled["frames"][0]["ref"] == "while-away"
             # Another identity's credentials get 404 on every process.
-            ben = await asyncio.to_thread(User.objects.create_user, username="ben", password="pw-123456789")
+            ben = await asyncio.to_thread(create_user_in_a_thread, "ben")
             headers = {"Authorization": f"Bearer {AccessToken.for_user(ben)}"}
             for url in (a.url, b.url):
                 async with http.get(f"{url}/rt/poll?session={peer.session}&cursor=0", headers=headers) as response:
