@@ -450,8 +450,12 @@ class Hub:
             self._redis_run_id = run_id
 
     async def _rebuild_after_redis_outage(self) -> None:
+        # Presence first, written back without announcing (for everyone else these members
+        # never left), so that a client who sees live delivery back also sees who is there.
+        for (key, member, conn_id), (info, group) in list(self.presence_entries.items()):
+            await self.presence.add(key, member, info, conn_id, group)
         # channels_redis does not subscribe again on a new connection: start the layer afresh
-        # and subscribe this process to every topic it serves, then write its presence back.
+        # and subscribe this process to every topic it serves.
         if self._receive_task is not None:
             self._receive_task.cancel()
             with contextlib.suppress(BaseException):
@@ -462,9 +466,6 @@ class Hub:
         await self.layer.group_add(USERS_GROUP, self.channel)
         for key in list(self.topics):
             await self.layer.group_add(group_name(key), self.channel)
-        # Written back without announcing: for everyone else these members never left.
-        for (key, member, conn_id), (info, group) in list(self.presence_entries.items()):
-            await self.presence.add(key, member, info, conn_id, group)
         logger.warning(
             "Redis is back: subscribed again to %d topics, rebuilt %d presence entries",
             len(self.topics),

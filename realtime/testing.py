@@ -22,13 +22,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from channels.testing import WebsocketCommunicator
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 # The ASGI application server processes run: the project's, plus the test topic and pages.
 E2E_APPLICATION = "tests.e2e.asgi:application"
@@ -232,8 +233,25 @@ def _session_cookie(user: Any) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={django_client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
+def run_scenario(scenario: Coroutine[Any, Any, T]) -> T:
+    """Runs a test's async scenario on a fresh event loop and closes every Peer it opened, also
+    when it fails: a socket left open is reported (ResourceWarning) against a later, innocent test."""
+
+    async def guarded() -> T:
+        opened_before = len(_open_peers)
+        try:
+            return await scenario
+        finally:
+            while len(_open_peers) > opened_before:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(_open_peers.pop().socket.close(), 2)
+
+    return asyncio.run(guarded())
+
+
 class Peer:
-    """A protocol v1 client over a real socket (the `websockets` library), for server processes."""
+    """A protocol v1 client over a real socket (the `websockets` library), for server processes.
+    Run the scenario that uses it with `run_scenario`."""
 
     def __init__(self, socket: Any) -> None:
         self.socket = socket
@@ -246,6 +264,7 @@ class Peer:
         import websockets
 
         peer = cls(await websockets.connect(url + (f"?token={token}" if token else ""), **options))
+        _open_peers.append(peer)
         peer.hello = json.loads(await peer.socket.recv())
         assert peer.hello["op"] == "hello", peer.hello
         return peer
@@ -288,6 +307,9 @@ class Peer:
                 self.frames.append(json.loads(await asyncio.wait_for(self.socket.recv(), remaining)))
         except websockets.ConnectionClosed as closed:
             return closed.rcvd.code if closed.rcvd is not None else None
+
+
+_open_peers: list[Peer] = []
 
 
 # -- streams and publishes ---------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
-from realtime.testing import Peer
+from realtime.testing import Peer, run_scenario
 from shares import services
 from shares.models import Share
 
@@ -87,4 +87,4 @@ def test_viewer_on_one_process_owner_on_the_other_and_limits_on_both(servers, re
             assert refused["error"]["code"] == "rate_limited" and refused["error"]["fields"]["retry_after"] > 590
             await peer.socket.close()
 
-    asyncio.run(scenario())
+    run_scenario(scenario())

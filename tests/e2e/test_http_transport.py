@@ -12,7 +12,7 @@ from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
-from realtime.testing import Peer
+from realtime.testing import Peer, run_scenario
 
 
 def create_user_in_a_thread(username: str) -> User:
@@ -126,7 +126,7 @@ def test_events_stream_unbuffered_and_the_session_id_stays_out_of_the_logs(serve
         assert "/rt/events" in log or kind == "daphne"
         assert session not in log
 
-    asyncio.run(scenario())
+    run_scenario(scenario())
 
 
 def test_a_sessions_requests_alternate_between_two_processes_on_redis(servers, redis_url):
@@ -181,4 +181,4 @@ def test_a_sessions_requests_alternate_between_two_processes_on_redis(servers, r
             assert peer.close == 1001
         await watcher.socket.close()
 
-    asyncio.run(scenario())
+    run_scenario(scenario())

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.tokens import AccessToken
 
-from realtime.testing import Peer
+from realtime.testing import Peer, run_scenario
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -55,6 +55,6 @@ def test_a_redis_restart_loses_no_committed_event_and_live_delivery_recovers(ser
         await writer.socket.close()
         await resumed.socket.close()
 
-    asyncio.run(scenario())
+    run_scenario(scenario())
     assert server.process is not None and server.process.poll() is None
     assert "Redis is back" in server.log()

@@ -11,7 +11,7 @@ import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
-from realtime.testing import ROOT, Peer, ServerProcess
+from realtime.testing import ROOT, Peer, ServerProcess, run_scenario
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -36,7 +36,7 @@ def test_event_published_through_one_process_reaches_the_other(servers, redis_ur
         await on_a.socket.close()
         await on_b.socket.close()
 
-    asyncio.run(scenario())
+    run_scenario(scenario())
 
 
 def test_presence_spans_processes_and_a_killed_process_users_leave(servers, redis_url):
@@ -66,7 +66,7 @@ def test_presence_spans_processes_and_a_killed_process_users_leave(servers, redi
         assert left["payload"]["count"] == 1
         await ben_on_b.socket.close()
 
-    asyncio.run(scenario())
+    run_scenario(scenario())
 
 
 def test_removal_with_4403_and_deactivation_close_connections_on_every_process(servers, redis_url):
@@ -99,8 +99,8 @@ def test_removal_with_4403_and_deactivation_close_connections_on_every_process(s
         assert (await ben_on_a.request(op="ping"))["op"] == "pong"
         await ben_on_a.socket.close()
 
-    asyncio.run(removal())
-    asyncio.run(deactivation())
+    run_scenario(removal())
+    run_scenario(deactivation())
 
     async def refused() -> None:
         import websockets
@@ -111,7 +111,7 @@ def test_removal_with_4403_and_deactivation_close_connections_on_every_process(s
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
         await socket.close()
 
-    asyncio.run(refused())
+    run_scenario(refused())
     rest = urllib.request.Request(f"{a.url}/api/users/me/", headers={"Authorization": f"Bearer {ann_token}"})  # noqa: S310
     with pytest.raises(urllib.error.HTTPError) as refused_rest:
         urllib.request.urlopen(rest, timeout=10)  # noqa: S310 (a local test server)

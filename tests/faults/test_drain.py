@@ -9,7 +9,7 @@ import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.tests.factories import UserFactory
-from realtime.testing import Peer
+from realtime.testing import Peer, run_scenario
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -44,7 +44,7 @@ def test_sigterm_closes_with_1001_exits_0_and_clients_resume_elsewhere(servers, 
         await writer.socket.close()
         return started
 
-    started = asyncio.run(scenario())
+    started = run_scenario(scenario())
     assert stopping.process.wait(timeout=10) == 0
     assert time.monotonic() - started < 10
     assert "Draining: closing 3 connections with 1001" in stopping.log()

@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.tests.factories import UserFactory
 from chat.models import Message
 from chat.services import channel_create, channel_join
-from realtime.testing import Peer
+from realtime.testing import Peer, run_scenario
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -93,7 +93,7 @@ def test_kill_9_during_chat_traffic_loses_and_duplicates_nothing(servers, redis_
         await reader.socket.close()
         return [seen[seq] for seq in sorted(seen)]
 
-    received = asyncio.run(scenario())
+    received = run_scenario(scenario())
     history = api_client_as(ben).get(f"/api/chat/channels/{channel.pk}/messages/?limit=200").json()["results"]
     bodies = [message["body"] for message in sorted(history, key=lambda message: message["seq"])]
     assert bodies == [f"m{i}" for i in range(MESSAGES)]  # each once, in order: the resend made no copy

@@ -1,7 +1,6 @@
 """Tokens and passwords never reach a log line: the project's own and daphne's and uvicorn's
 (their access and error logs print request paths, query strings included)."""
 
-import asyncio
 import json
 
 import pytest
@@ -10,7 +9,7 @@ from django.conf import global_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.tests.factories import UserFactory
-from realtime.testing import Peer
+from realtime.testing import Peer, run_scenario
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +28,7 @@ def test_no_token_or_password_in_any_server_log_line(servers, kind, settings):
         assert peer.hello["user"]["username"] == "ann"
         await peer.socket.close()
 
-    asyncio.run(connect())
+    run_scenario(connect())
     login = requests.post(
         f"{server.url}/api/auth/token/?access_token={token}",
         json={"username": "ann", "password": PASSWORD},
@@ -51,7 +50,7 @@ def test_json_logs_are_one_object_per_line_from_uvicorn_and_the_project(servers)
         await peer.request(op="ping")
         await peer.socket.close()
 
-    asyncio.run(connect())
+    run_scenario(connect())
     assert requests.get(f"{server.url}/health", timeout=10).status_code == 200
     lines = [line for line in server.log().splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]  # every line parses

@@ -16,7 +16,7 @@ from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
 from accounts.tests.factories import UserFactory
-from realtime.testing import Peer, token_for
+from realtime.testing import Peer, run_scenario, token_for
 from uploads import services
 from uploads.models import FileStatus, SessionStatus, UploadFile, UploadSession
 from uploads.tests.conftest import jpeg_bytes, module_server, pdf_bytes
@@ -178,7 +178,7 @@ def test_two_processes_on_redis_bytes_into_one_watcher_on_the_other(servers, ser
         await peer.socket.close()
         return progress, finished
 
-    progress, finished = asyncio.run(scenario())
+    progress, finished = run_scenario(scenario())
     assert progress, "no progress event reached the other process"
     assert all(frame["topic"] == f"upload:{session.pk}" for frame in progress)
     assert finished["payload"]["status"] == "completed"
