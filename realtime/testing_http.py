@@ -209,7 +209,7 @@ class HttpClient:
         assert created.status == 201, (created.status, created.body)
         self.session = created.json()["session"]
         self.stream = await EventStream(f"/rt/events?session={self.session}", self.headers, client).open()
-        assert self.stream.status == 200
+        assert self.stream.status == 200, self.stream.status
         first = await self._next_data(5)
         assert first is not None and first["op"] == "hello", first
         self.hello = first
