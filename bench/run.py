@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -45,7 +46,7 @@ import sys
 import tempfile
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
@@ -58,6 +59,7 @@ from loadgen import LoadGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER = "socketio"
+SCENARIOS = ("fanout", "chat", "busy", "storm", "redis", "workers", "share", "upload")
 
 
 class Config(TypedDict):
@@ -74,26 +76,29 @@ class Config(TypedDict):
     chat_members: int
     chat_messages: int
     chat_max_seconds: float
+    busy_members: int
+    busy_senders: int
+    busy_seconds: float
     storm: int
     storm_in_flight: int
     storm_timeout: float
     redis_subscribers: int
+    redis_idle_seconds: float
     share_viewers: int
     share_rate: int
     share_seconds: float
 
 
 class TableRow(TypedDict):
-    """One row of the markdown table (and of the JSON's `table`)."""
+    """One row of the detail table (and of the JSON's `table`)."""
 
+    database: str
     scenario: str
     server: str
     figure: str
     ours: Any  # a number, or a text such as "0 / 0"
     socketio: Any
     ratio: float | None
-    target: str
-    met: str
 
 
 FULL: Config = {
@@ -108,14 +113,22 @@ FULL: Config = {
     "chat_members": 4,
     "chat_messages": 3,  # per user, each after the reply to the previous one...
     "chat_max_seconds": 10,  # ...none started after this long
+    # One busy channel: this many members (the fan-out channel of that size; seeded in every
+    # mode), of which `busy_senders` are connected and each sends after its previous reply.
+    "busy_members": 1000,
+    "busy_senders": 50,
+    "busy_seconds": 8,  # no message started after this long
     "storm": 5000,
     # All storm clients start at once, with at most this many handshakes in flight (all load
-    # generator processes together), so that the kernel's accept queue of uvicorn (2,048) and
-    # Node (511) does not overflow: the figure is the server's pace, not TCP's retry timers
-    # (daphne listens with a backlog of 50 and overflows anyway; see `kernel` in the JSON).
+    # generator processes together), so that the kernel's accept queue (2,048 for uvicorn and
+    # daphne as started here, 511 for Node) does not overflow: the figure is the server's pace,
+    # not TCP's retry timers (`kernel` in the JSON counts dropped handshakes).
     "storm_in_flight": 500,
     "storm_timeout": 60,  # a client that has no hello after this long counts as failed
     "redis_subscribers": 1000,
+    # Idle connections on Redis: INFO commandstats over this window (presence upkeep runs
+    # every REALTIME_PRESENCE_TTL / 3 = 10 s, so 30 s sees three of them).
+    "redis_idle_seconds": 30,
     "share_viewers": 1000,
     "share_rate": 10,  # progress.publish per second by the owner
     "share_seconds": 10,
@@ -130,8 +143,10 @@ QUICK: Config = {
     "chat_channels": 25,
     "chat_messages": 5,
     "chat_max_seconds": 3,
+    "busy_seconds": 3,
     "storm": 300,
     "redis_subscribers": 100,
+    "redis_idle_seconds": 10.5,
     "share_viewers": 200,
     "share_seconds": 3,
 }
@@ -214,6 +229,12 @@ def listen_counters() -> dict[str, int]:
     return counters
 
 
+def _calls_diff(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """Redis commands called between two INFO commandstats readings, most called first."""
+    diff = {name: count - before.get(name, 0) for name, count in after.items()}
+    return dict(sorted(((name, count) for name, count in diff.items() if count), key=lambda item: -item[1]))
+
+
 def percentile(values: list[float], fraction: float) -> float:
     if not values:
         return math.nan
@@ -234,7 +255,10 @@ class Run:
 
     # -- processes -------------------------------------------------------------------
 
-    def start(self, label: str, count: int = 1, redis_url: str | None = None) -> list[servers.Process]:
+    def start(
+        self, label: str, count: int = 1, redis_url: str | None = None, workers: int = 1
+    ) -> list[servers.Process]:
+        """`count` server processes on their own ports, or one uvicorn with `workers` processes."""
         procs = []
         database_url = None  # the peer has no database
         if self.target != PEER:
@@ -257,11 +281,13 @@ class Run:
                             cpus,
                             redis_url,
                             name,
+                            workers,
                         )
                     )
-            # One client through the whole path first, so lazy imports and the hub are not measured.
+            # Clients through the whole path first, so lazy imports and the hub are not measured
+            # (a few per worker process, which the kernel hands connections to as it likes).
             for proc in procs:
-                self.connect([proc], [self.token(0)], [None], worker=self.receivers[0])
+                self.connect([proc], [self.token(0)] * 4 * workers, [None] * 4 * workers, worker=self.receivers[0])
             self.close_clients()
         except BaseException:
             for proc in procs:
@@ -513,11 +539,44 @@ class Run:
             "connect": {
                 **connected,
                 "seconds": round(connected["joined_at"] - connected["started"], 3),
+                "per_s": round(connected["ready"] / max(connected["joined_at"] - connected["started"], 1e-9), 1),
                 "settle_seconds": round(settle, 2),
             },
             "fixed": fixed,
             "burst": burst,
         }
+
+    def talk(self, name: str, meter: Meter, per_client: int, max_seconds: float, recipients: int) -> dict[str, Any]:
+        """Every connected client sends messages to its topic, each after the reply to its previous
+        one; each accepted message is expected at `recipients` connections (the sender's included)."""
+        phase = phase_code(f"{self.target}:{name}")
+        before = meter.snapshot()
+        calls = {
+            w: {
+                "phase": phase,
+                "id_base": phase * 10_000_000 + w * 1_000_000,
+                "per_client": per_client,
+                "max_seconds": max_seconds,
+            }
+            for w in self.receivers
+        }
+        sent = self.lg.call_each(calls, "chat")
+        acked = sum(r["acked"] for r in sent.values())
+        expected = acked * recipients
+        self.wait_deliveries(phase, expected)
+        after = meter.snapshot()
+        received = self.collect(phase)
+        started = min(r["started"] for r in sent.values())
+        finished = max(r["finished"] for r in sent.values())
+        spent = meter.diff(before, after)
+        result = self.phase_result(name, received, expected, started, spent, acked)
+        result["persisted_messages_per_s"] = round(acked / max(finished - started, 1e-9), 1)
+        result["server_cpu_us_per_message"] = round(spent["server"] / max(acked, 1) * 1e6, 1)
+        # With --db postgres: the database backends' CPU, which server CPU does not include.
+        result["services_cpu_us_per_message"] = round(spent["services"] / max(acked, 1) * 1e6, 1)
+        result["send_errors"] = [e for r in sent.values() for e in r["errors"]][:5]
+        result["sent"] = sum(r["sent"] for r in sent.values())
+        return result
 
     def chat(self) -> list[dict[str, Any]]:
         config = self.config
@@ -533,33 +592,10 @@ class Run:
             log(f"{self.target}: chat: connecting {len(tokens)} users in {len(channels)} channels")
             connected = self.connect(procs, tokens, topics)
             meter.wait_quiet()
-            phase = phase_code(f"{self.target}:chat")
             log(f"{self.target}: chat: every user sends {config['chat_messages']} messages")
-            before = meter.snapshot()
-            calls = {
-                w: {
-                    "phase": phase,
-                    "id_base": phase * 10_000_000 + w * 1_000_000,
-                    "per_client": config["chat_messages"],
-                    "max_seconds": config["chat_max_seconds"],
-                }
-                for w in self.receivers
-            }
-            sent = self.lg.call_each(calls, "chat")
-            acked = sum(r["acked"] for r in sent.values())
+            # Every message goes to each member's connection, the sender's included.
             members = config["chat_members"]
-            expected = acked * members  # every message goes to each member's connection, the sender's included
-            self.wait_deliveries(phase, expected)
-            after = meter.snapshot()
-            received = self.collect(phase)
-            started = min(r["started"] for r in sent.values())
-            finished = max(r["finished"] for r in sent.values())
-            spent = meter.diff(before, after)
-            result = self.phase_result("chat", received, expected, started, spent, acked)
-            result["persisted_messages_per_s"] = round(acked / max(finished - started, 1e-9), 1)
-            result["server_cpu_us_per_message"] = round(spent["server"] / max(acked, 1) * 1e6, 1)
-            result["send_errors"] = [e for r in sent.values() for e in r["errors"]][:5]
-            result["sent"] = sum(r["sent"] for r in sent.values())
+            result = self.talk("chat", meter, config["chat_messages"], config["chat_max_seconds"], members)
             self.close_clients()
         finally:
             errors = self.stop(procs)
@@ -574,10 +610,40 @@ class Run:
             }
         ]
 
+    def busy(self) -> list[dict[str, Any]]:
+        """One channel of `busy_members` members, `busy_senders` of them connected and sending."""
+        config = self.config
+        seed = self.bench.seed["fanout"][str(config["busy_members"])]
+        senders = seed["users"][: config["busy_senders"]]
+        procs = self.start("busy")
+        try:
+            meter = Meter(self.bench, procs)
+            topic = self.topic(seed["channel"], "busy-room")
+            log(f"{self.target}: busy: {len(senders)} of {config['busy_members']} members connected")
+            connected = self.connect(procs, [self.token(i) for i in senders], [topic] * len(senders))
+            meter.wait_quiet()
+            log(f"{self.target}: busy: each sends after its previous reply for {config['busy_seconds']} s")
+            # At most 10,000 per sender keeps message ids apart (talk() numbers them per client).
+            result = self.talk("busy", meter, 10_000, config["busy_seconds"], connected["ready"])
+            self.close_clients()
+        finally:
+            errors = self.stop(procs)
+        return [
+            {
+                "scenario": "busy",
+                "server": self.target,
+                "members": config["busy_members"],
+                "senders": connected["ready"],
+                "chat": result,
+                "server_errors": errors,
+            }
+        ]
+
     def storm(self) -> list[dict[str, Any]]:
         count = self.config["storm"]
-        users = self.bench.seed["fanout"][str(max(self.config["fanout_sizes"]))]["users"]
-        users = (users * (count // len(users) + 1))[:count]
+        seed = self.bench.seed["fanout"][str(max(self.config["fanout_sizes"]))]
+        users = (seed["users"] * (count // len(seed["users"]) + 1))[:count]
+        topic = self.topic(seed["channel"], "storm-room")
         procs = self.start("storm")
         try:
             meter = Meter(self.bench, procs)
@@ -586,11 +652,11 @@ class Run:
             rss_before = proc.rss_kib()
             before, kernel_before = meter.snapshot(), listen_counters()
             in_flight = self.config["storm_in_flight"]
-            log(f"{self.target}: storm: {count} clients connect at once, at most {in_flight} handshakes in flight")
+            log(f"{self.target}: storm: {count} clients connect and join at once, at most {in_flight} in flight")
             connected = self.connect(
                 procs,
                 [self.token(i) for i in users],
-                [None] * count,
+                [topic] * count,
                 concurrency=math.ceil(in_flight / len(self.receivers)),
                 timeout=self.config["storm_timeout"],
             )
@@ -598,7 +664,8 @@ class Run:
             meter.wait_quiet()
             time.sleep(1.0)
             rss_after = proc.rss_kib()
-            seconds = connected["last_ready"] - connected["started"]
+            # Until the last join reply (or failure): accepted, authenticated and joined.
+            seconds = connected["joined_at"] - connected["started"]
             self.close_clients()
         finally:
             errors = self.stop(procs)
@@ -629,6 +696,71 @@ class Run:
             }
         ]
 
+    def redis_phase(
+        self,
+        name: str,
+        procs: list[servers.Process],
+        redis: servers.Redis,
+        size: int,
+        users: list[int],
+        topic: str,
+        idle: bool = True,
+    ) -> dict[str, Any]:
+        """Subscribers and a publisher on `procs` sharing Redis: connect + join, an idle window (with
+        `idle`) and a burst, each with the Redis commands it cost (INFO commandstats diffs)."""
+        config = self.config
+        meter = Meter(self.bench, procs, [redis.process] if redis.process else [])
+        readings = [(time.monotonic(), redis.command_calls())]
+        connected = self.connect(procs, [self.token(i) for i in users], [topic] * size)
+        self.connect(procs[:1], [self.token(None)], [topic], worker=0, record=False)
+        meter.wait_quiet()  # what the joins set off (presence) settles: counted with them
+        readings.append((time.monotonic(), redis.command_calls()))
+        if idle:
+            time.sleep(config["redis_idle_seconds"])
+            readings.append((time.monotonic(), redis.command_calls()))
+        burst_count = max(config["burst_min_messages"], math.ceil(config["burst_deliveries"] / size))
+        burst = self.publish_phase(
+            f"{name}-burst", meter, connected["ready"], burst_count, 0, 16, config["burst_max_seconds"]
+        )
+        readings.append((time.monotonic(), redis.command_calls()))
+        clients = connected["ready"] + 1  # the publisher too
+        windows = [
+            (after[0] - before[0], _calls_diff(before[1], after[1])) for before, after in itertools.pairwise(readings)
+        ]
+        join, event = windows[0][1], windows[-1]
+        messages = max(burst["messages"], 1)
+        burst["subscribers"] = connected["ready"]
+        burst["connect"] = {
+            "failed": connected["failed"],
+            "seconds": round(connected["joined_at"] - connected["started"], 3),
+            "per_s": round(connected["ready"] / max(connected["joined_at"] - connected["started"], 1e-9), 1),
+        }
+        # Each command a Lua script runs counts too (Redis counts them in commandstats).
+        commands: dict[str, Any] = {"per_connect_join": round(sum(join.values()) / clients, 2), "connect_join": join}
+        upkeep = {}
+        if idle:
+            seconds, calls = windows[1]
+            upkeep = {command: count / seconds for command, count in calls.items()}  # per second
+            commands |= {
+                "idle_seconds": round(seconds, 2),
+                "idle_per_s": round(sum(upkeep.values()), 2),
+                "idle_per_connection_per_s": round(sum(upkeep.values()) / clients, 5),
+                "idle": calls,
+            }
+        # What the idle upkeep costs over the burst's window is taken out: what the events cost.
+        seconds, calls = event
+        commands |= {
+            "publish_per_event": round(
+                max(0.0, calls.get("publish", 0) - upkeep.get("publish", 0) * seconds) / messages, 3
+            ),
+            "per_event": round(max(0.0, sum(calls.values()) - sum(upkeep.values()) * seconds) / messages, 3),
+            "per_event_with_upkeep": round(sum(calls.values()) / messages, 3),
+            "burst_window_seconds": round(seconds, 2),
+            "burst": calls,
+        }
+        burst["redis_commands"] = commands
+        return burst
+
     def redis(self) -> list[dict[str, Any]]:
         config = self.config
         size = config["redis_subscribers"]
@@ -636,7 +768,6 @@ class Run:
         seed = self.bench.seed["fanout"][str(seed_size)]
         users = seed["users"][:size]
         topic = self.topic(seed["channel"], "redis-room")
-        burst_count = max(config["burst_min_messages"], math.ceil(config["burst_deliveries"] / size))
         redis = self.bench.redis()
         out: dict[str, Any] = {}
         errors: dict[str, Any] = {}
@@ -644,22 +775,11 @@ class Run:
             redis.flush()
             procs = self.start(f"redis{processes}", processes, redis.url)
             try:
-                meter = Meter(self.bench, procs, [redis.process] if redis.process else [])
                 log(f"{self.target}: redis: {size} subscribers on {processes} process(es)")
-                connected = self.connect(procs, [self.token(i) for i in users], [topic] * size)
-                self.connect(procs[:1], [self.token(None)], [topic], worker=0, record=False)
-                meter.wait_quiet()
-                burst = self.publish_phase(
-                    f"redis{processes}-burst",
-                    meter,
-                    connected["ready"],
-                    burst_count,
-                    0,
-                    window=16,
-                    max_seconds=config["burst_max_seconds"],
+                # The idle window only where the targets read it (it is the longest part).
+                out[f"processes_{processes}"] = self.redis_phase(
+                    f"redis{processes}", procs, redis, size, users, topic, idle=processes == 2
                 )
-                burst["subscribers"] = connected["ready"]
-                out[f"processes_{processes}"] = burst
                 self.close_clients()
             finally:
                 errors.update(self.stop(procs))
@@ -667,6 +787,46 @@ class Run:
         out["scale_up"] = round(two / one, 3) if one else math.nan
         return [
             {"scenario": "redis", "server": self.target, "subscribers": size, "redis": out, "server_errors": errors}
+        ]
+
+    def workers(self) -> list[dict[str, Any]]:
+        """uvicorn --workers N: several processes on one port (the kernel spreads the connections),
+        fan-out between them through Redis; the same phases as the redis scenario."""
+        if self.target != "uvicorn":
+            return []  # daphne has no --workers; the peer would need Node's cluster module
+        count = self.bench.args.server_workers
+        config = self.config
+        size = config["redis_subscribers"]
+        seed = self.bench.seed["fanout"][str(min(s for s in config["fanout_sizes"] if s >= size))]
+        redis = self.bench.redis()
+        redis.flush()
+        procs = self.start(f"workers{count}", redis_url=redis.url, workers=count)
+        try:
+            log(f"{self.target}: workers: {size} subscribers on --workers {count}, one port")
+            cpu_before, sockets_before = procs[0].worker_cpu_seconds(), procs[0].worker_sockets()
+            topic = self.topic(seed["channel"], "workers-room")
+            result = self.redis_phase(f"workers{count}", procs, redis, size, seed["users"][:size], topic, idle=False)
+            cpu_after, sockets_after = procs[0].worker_cpu_seconds(), procs[0].worker_sockets()
+            # How evenly the kernel spread the work: each process's CPU seconds over the scenario,
+            # and the sockets it had open at the end (its clients) beyond those it had before.
+            result["cpu_s_by_process"] = sorted(
+                (round(cpu - cpu_before.get(pid, 0.0), 2) for pid, cpu in cpu_after.items()), reverse=True
+            )
+            result["clients_by_process"] = sorted(
+                (n - sockets_before.get(pid, 0) for pid, n in sockets_after.items()), reverse=True
+            )
+            self.close_clients()
+        finally:
+            errors = self.stop(procs)
+        return [
+            {
+                "scenario": f"workers-{count}",
+                "server": self.target,
+                "processes": count,
+                "subscribers": size,
+                "workers": result,
+                "server_errors": errors,
+            }
         ]
 
     def share(self) -> list[dict[str, Any]]:
@@ -726,8 +886,11 @@ class Run:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace) -> None:
+    """Every scenario on every target, on one database kind (`db`)."""
+
+    def __init__(self, args: argparse.Namespace, db: str) -> None:
         self.args = args
+        self.db = db
         self.config = QUICK if args.quick else FULL
         self.workdir = Path(tempfile.mkdtemp(prefix="realtime-bench-"))
         self.logdir = self.workdir
@@ -773,9 +936,9 @@ class Bench:
 
     def setup(self) -> None:
         config = self.config
-        log(f"work directory {self.workdir}; preparing the {self.args.db} database")
-        self.database = servers.Database(self.args.db, self.workdir, self.args.postgres_url)
-        sizes = ",".join(str(size) for size in config["fanout_sizes"])
+        log(f"work directory {self.workdir}; preparing the {self.db} database")
+        self.database = servers.Database(self.db, self.workdir, self.args.postgres_url)
+        sizes = ",".join(str(size) for size in sorted({*config["fanout_sizes"], config["busy_members"]}))
         seed_path = self.workdir / "seed.json"
         self.database.prepare(
             ["--fanout", sizes, "--chat", f"{config['chat_channels']}x{config['chat_members']}"], seed_path
@@ -797,29 +960,15 @@ class Bench:
                 shutil.copy(path, keep_logs / path.name)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> list[dict[str, Any]]:
+        """The results of every scenario on every target, each tagged with this database kind."""
         targets = [*self.args.servers, PEER] if not self.args.no_peer else list(self.args.servers)
         results: list[dict[str, Any]] = []
-        started = time.time()
         for scenario in self.args.scenarios:
             for target in targets:
                 run = Run(self, target)
-                results.extend(getattr(run, scenario)())
-        return {
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {
-                **servers.machine_info(),
-                "node": servers.node_version(),
-                "load_average_at_start": os.getloadavg(),
-            },
-            "command": " ".join(sys.argv),
-            "mode": "quick" if self.args.quick else "full",
-            "database": self.args.db,
-            "config": self.config,
-            "pinned": bool(self.args.pin),
-            "duration_s": round(time.time() - started, 1),
-            "results": results,
-        }
+                results.extend({**result, "database": self.db} for result in getattr(run, scenario)())
+        return results
 
 
 # -- the table -------------------------------------------------------------------------
@@ -837,157 +986,469 @@ def _fmt(value: Any) -> str:
     return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
 
 
-def figures(result: dict[str, Any]) -> list[tuple[str, Any, str | None]]:
-    """(figure, value, target key) rows of one scenario result."""
+def figures(result: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(figure, value) rows of one scenario result, for the detail table."""
     scenario = result["scenario"]
-    rows: list[tuple[str, Any, str | None]] = []
+    rows: list[tuple[str, Any]] = []
     if scenario.startswith("fanout-"):
-        size = int(scenario.split("-")[1])
         fixed, burst = result["fixed"], result["burst"]
-        main = size == 1000
         rows += [
-            ("fixed 1,000/s: p50 latency ms", fixed["latency_ms"]["p50"], None),
-            ("fixed 1,000/s: p99 latency ms", fixed["latency_ms"]["p99"], "p99<=50" if main else None),
-            ("fixed 1,000/s: server CPU us/delivery", fixed["server_cpu_us_per_delivery"], None),
-            ("burst: deliveries/s", burst["deliveries_per_s"], "ratio>=1" if main else None),
-            ("burst: server CPU us/delivery", burst["server_cpu_us_per_delivery"], "ratio<=1" if main else None),
-            ("burst: p99 latency ms", burst["latency_ms"]["p99"], None),
-            ("delivered %", min(fixed["delivered_pct"], burst["delivered_pct"]), "all" if size >= 5000 else None),
-            (
-                "lost / duplicated",
-                f"{fixed['lost'] + burst['lost']} / {fixed['duplicated'] + burst['duplicated']}",
-                "zero",
-            ),
+            ("connect + join per s", result["connect"]["per_s"]),
+            ("fixed 1,000/s: p50 latency ms", fixed["latency_ms"]["p50"]),
+            ("fixed 1,000/s: p99 latency ms", fixed["latency_ms"]["p99"]),
+            ("fixed 1,000/s: server CPU us/delivery", fixed["server_cpu_us_per_delivery"]),
+            ("burst: deliveries/s", burst["deliveries_per_s"]),
+            ("burst: server CPU us/delivery", burst["server_cpu_us_per_delivery"]),
+            ("burst: p99 latency ms", burst["latency_ms"]["p99"]),
+            ("delivered %", min(fixed["delivered_pct"], burst["delivered_pct"])),
+            ("lost / duplicated", _lost_duplicated(result)),
         ]
-    elif scenario == "chat":
+    elif scenario in ("chat", "busy"):
         chat = result["chat"]
         rows += [
-            ("persisted messages/s", chat["persisted_messages_per_s"], ">=1000"),
-            ("deliveries/s", chat["deliveries_per_s"], None),
-            ("p99 latency ms", chat["latency_ms"]["p99"], None),
-            ("server CPU us/message", chat["server_cpu_us_per_message"], None),
-            ("lost / duplicated", f"{chat['lost']} / {chat['duplicated']}", "zero"),
+            ("persisted messages/s", chat["persisted_messages_per_s"]),
+            ("deliveries/s", chat["deliveries_per_s"]),
+            ("p99 latency ms", chat["latency_ms"]["p99"]),
+            ("server CPU us/message", chat["server_cpu_us_per_message"]),
         ]
+        if chat["services_cpu_us_per_message"]:
+            rows.append(("database CPU us/message", chat["services_cpu_us_per_message"]))
+        rows.append(("lost / duplicated", _lost_duplicated(result)))
     elif scenario == "storm":
         storm = result["storm"]
         rows += [
-            (f"{storm['clients']:,} at once: connections/s", storm["connections_per_s"], None),
-            ("server CPU ms/connection", storm["server_cpu_ms_per_connection"], None),
-            ("memory per idle connection KB", storm["memory_per_idle_connection_kb"], "<=30"),
-            ("failed connections", storm["failed"], None),
+            (f"{storm['clients']:,} at once: connect + join per s", storm["connections_per_s"]),
+            ("server CPU ms/connection", storm["server_cpu_ms_per_connection"]),
+            ("memory per idle connection KB", storm["memory_per_idle_connection_kb"]),
+            ("failed connections", storm["failed"]),
         ]
     elif scenario == "share":
         progress, rooms = result["progress"], result["room_updated"]
         rows += [
-            (f"{result['viewers']:,} viewers join: seconds", result["join"]["seconds"], None),
-            ("room.updated per viewer: mean / max", f"{rooms['per_viewer_mean']} / {rooms['per_viewer_max']}", None),
-            ("viewers whose last room.updated is exact", rooms["last_exact"], None),
-            ("progress 10/s: p50 latency ms", progress["latency_ms"]["p50"], None),
-            ("progress 10/s: p99 latency ms", progress["latency_ms"]["p99"], None),
-            ("lost / duplicated", f"{progress['lost']} / {progress['duplicated']}", "zero"),
+            (f"{result['viewers']:,} viewers join: seconds", result["join"]["seconds"]),
+            ("room.updated per viewer: mean / max", f"{rooms['per_viewer_mean']} / {rooms['per_viewer_max']}"),
+            ("viewers whose last room.updated is exact", rooms["last_exact"]),
+            ("progress 10/s: p50 latency ms", progress["latency_ms"]["p50"]),
+            ("progress 10/s: p99 latency ms", progress["latency_ms"]["p99"]),
+            ("lost / duplicated", _lost_duplicated(result)),
         ]
     elif scenario == "upload":
         rows += [
-            (f"{result['mib']} MiB in 1 MiB PATCHes: MB/s", result["mb_per_s"], None),
-            ("progress events (per s)", f"{result['progress_events']} ({result['progress_events_per_s']})", None),
-            ("server CPU ms per MiB", result["server_cpu_ms_per_mib"], None),
-            ("server CPU ms per progress event (upper bound)", result["server_cpu_ms_per_progress_event"], None),
+            (f"{result['mib']} MiB in 1 MiB PATCHes: MB/s", result["mb_per_s"]),
+            ("progress events (per s)", f"{result['progress_events']} ({result['progress_events_per_s']})"),
+            ("server CPU ms per MiB", result["server_cpu_ms_per_mib"]),
+            ("server CPU ms per progress event (upper bound)", result["server_cpu_ms_per_progress_event"]),
         ]
     elif scenario == "redis":
         redis = result["redis"]
-        one, two = redis["processes_1"], redis["processes_2"]
+        for key, label in (("processes_1", "1 process"), ("processes_2", "2 processes")):
+            phase = redis[key]
+            commands = phase["redis_commands"]
+            rows += [
+                (f"{label}: deliveries/s", phase["deliveries_per_s"]),
+                (f"{label}: server CPU us/delivery", phase["server_cpu_us_per_delivery"]),
+                (f"{label}: Redis commands per connect + join", commands["per_connect_join"]),
+            ]
+            if "idle_per_connection_per_s" in commands:
+                rows.append(
+                    (f"{label}: Redis commands per idle connection per s", commands["idle_per_connection_per_s"])
+                )
+            rows += [
+                (f"{label}: Redis commands per event", commands["per_event"]),
+                (f"{label}: PUBLISH per event", commands["publish_per_event"]),
+            ]
+        rows += [("2 processes / 1 process deliveries/s", redis["scale_up"])]
+        rows.append(("lost / duplicated", _lost_duplicated(result)))
+    elif scenario.startswith("workers-"):
+        phase = result["workers"]
+        commands = phase["redis_commands"]
         rows += [
-            ("1 process: deliveries/s", one["deliveries_per_s"], None),
-            ("2 processes: deliveries/s", two["deliveries_per_s"], None),
-            ("2 processes / 1 process", redis["scale_up"], ">=1.6"),
-            ("2 processes: server CPU us/delivery", two["server_cpu_us_per_delivery"], None),
-            ("lost / duplicated", f"{one['lost'] + two['lost']} / {one['duplicated'] + two['duplicated']}", "zero"),
+            ("connect + join per s", phase["connect"]["per_s"]),
+            ("burst: deliveries/s", phase["deliveries_per_s"]),
+            ("burst: server CPU us/delivery (all processes)", phase["server_cpu_us_per_delivery"]),
+            ("CPU s by process", " / ".join(str(cpu) for cpu in phase["cpu_s_by_process"])),
+            ("connections by process", " / ".join(str(n) for n in phase["clients_by_process"])),
+            ("Redis commands per connect + join", commands["per_connect_join"]),
+            ("Redis commands per event", commands["per_event"]),
+            ("lost / duplicated", _lost_duplicated(result)),
         ]
     return rows
-
-
-TARGETS = {
-    "p99<=50": "<= 50 ms",
-    "ratio>=1": ">= 1.0x Socket.IO",
-    "ratio<=1": "<= 1.0x Socket.IO",
-    "all": "100%, 0 lost/dup",
-    "zero": "0 / 0",
-    ">=1000": ">= 1,000",
-    "<=30": "<= 30 KB",
-    ">=1.6": ">= 1.6x",
-}
-
-
-def met(target: str | None, value: Any, ratio: float | None, row_lost: str | None) -> str:
-    if target is None:
-        return ""
-    if target == "p99<=50":
-        return "yes" if value <= 50 else "NO"
-    if target == "ratio>=1":
-        return "-" if ratio is None else ("yes" if ratio >= 1 else "NO")
-    if target == "ratio<=1":
-        return "-" if ratio is None else ("yes" if ratio <= 1 else "NO")
-    if target == "all":
-        return "yes" if value >= 100 and row_lost == "0 / 0" else "NO"
-    if target == "zero":
-        return "yes" if value == "0 / 0" else "NO"
-    if target == ">=1000":
-        return "yes" if value >= 1000 else "NO"
-    if target == "<=30":
-        return "yes" if value <= 30 else "NO"
-    if target == ">=1.6":
-        return "yes" if value >= 1.6 else "NO"
-    return ""
-
-
-def table(report: dict[str, Any]) -> tuple[str, list[TableRow]]:
-    by_key = {(r["scenario"], r["server"]): r for r in report["results"]}
-    rows: list[TableRow] = []
-    for result in report["results"]:
-        if result["server"] == PEER:
-            continue
-        peer = by_key.get((result["scenario"], PEER))
-        peer_values = {name: value for name, value, _ in figures(peer)} if peer else {}
-        ours = figures(result)
-        lost = next((value for name, value, _ in ours if name == "lost / duplicated"), None)
-        for name, value, target in ours:
-            theirs = peer_values.get(name)
-            ratio = None
-            if isinstance(value, int | float) and isinstance(theirs, int | float) and theirs:
-                ratio = round(value / theirs, 3)
-            rows.append(
-                {
-                    "scenario": result["scenario"],
-                    "server": result["server"],
-                    "figure": name,
-                    "ours": value,
-                    "socketio": theirs,
-                    "ratio": ratio,
-                    "target": TARGETS.get(target or "", ""),
-                    "met": met(target, value, ratio, lost),
-                }
-            )
-    lines = [
-        "| scenario | server | figure | ours | Socket.IO | ratio | target | met? |",
-        "|---|---|---|---:|---:|---:|---|---|",
-    ]
-    for row in rows:
-        ratio_text = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "-"
-        lines.append(
-            f"| {row['scenario']} | {row['server']} | {row['figure']} | {_fmt(row['ours'])} | "
-            f"{_fmt(row['socketio'])} | {ratio_text} | {row['target']} | {row['met']} |"
-        )
-    return "\n".join(lines), rows
 
 
 def _phases(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     if result["scenario"] == "redis":
         return [(f"redis {k}", result["redis"][k]) for k in ("processes_1", "processes_2")]
     return [
-        (result["scenario"] if key == "chat" else f"{result['scenario']} {key}", result[key])
-        for key in ("fixed", "burst", "chat", "progress")
+        (result["scenario"] if key in ("chat", "workers") else f"{result['scenario']} {key}", result[key])
+        for key in ("fixed", "burst", "chat", "progress", "workers")
         if key in result
     ]
+
+
+def _lost_duplicated(result: dict[str, Any]) -> str:
+    phases = [phase for _, phase in _phases(result)]
+    return f"{sum(p['lost'] for p in phases)} / {sum(p['duplicated'] for p in phases)}"
+
+
+def table(report: dict[str, Any]) -> tuple[str, list[TableRow]]:
+    """Every figure of every scenario: ours next to Socket.IO's from the same run."""
+    by_key = {(r["database"], r["scenario"], r["server"]): r for r in report["results"]}
+    rows: list[TableRow] = []
+    for result in report["results"]:
+        if result["server"] == PEER:
+            continue
+        peer = by_key.get((result["database"], result["scenario"], PEER))
+        peer_values = dict(figures(peer)) if peer else {}
+        for name, value in figures(result):
+            theirs = peer_values.get(name)
+            ratio = None
+            if isinstance(value, int | float) and isinstance(theirs, int | float) and theirs:
+                ratio = round(value / theirs, 3)
+            rows.append(
+                {
+                    "database": result["database"],
+                    "scenario": result["scenario"],
+                    "server": result["server"],
+                    "figure": name,
+                    "ours": value,
+                    "socketio": theirs,
+                    "ratio": ratio,
+                }
+            )
+    lines = [
+        "| db | scenario | server | figure | ours | Socket.IO | ratio |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        ratio_text = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "-"
+        lines.append(
+            f"| {row['database']} | {row['scenario']} | {row['server']} | {row['figure']} | {_fmt(row['ours'])} | "
+            f"{_fmt(row['socketio'])} | {ratio_text} |"
+        )
+    return "\n".join(lines), rows
+
+
+# -- the targets of issue 14 -------------------------------------------------------------
+
+
+class Results:
+    """The results of one database kind, by scenario and server."""
+
+    def __init__(self, results: list[dict[str, Any]], database: str) -> None:
+        self.results = [r for r in results if r["database"] == database]
+        self.by_key = {(r["scenario"], r["server"]): r for r in self.results}
+
+    def get(self, scenario: str, server: str, *path: str) -> Any:
+        """The value at `path` in that scenario's result; None when it did not run."""
+        value: Any = self.by_key.get((scenario, server))
+        for key in path:
+            if value is None:
+                return None
+            value = value.get(key)
+        return value
+
+    def of(self, server: str, scenarios: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["server"] == server and (scenarios is None or r["scenario"] in scenarios)]
+
+
+class Target(TypedDict):
+    """One target of issue 14: how to read its figure from the results, and how to check it."""
+
+    number: str
+    name: str
+    threshold: str
+    value: Callable[[Results, str], Any]  # (results, server) -> figure, None when not measured
+    checked: tuple[str, ...] | None  # which of our servers the threshold applies to (None: every one)
+    vs_peer: bool  # show each figure's ratio to Socket.IO's
+    check: Callable[[Any, Any], bool] | None  # (ours, Socket.IO's) -> met; None: a figure to state
+
+
+class TargetRow(TypedDict):
+    number: str
+    target: str
+    threshold: str
+    database: str
+    values: dict[str, Any]  # server -> figure
+    ratios: dict[str, float | None]  # server -> ours / Socket.IO's
+    met: dict[str, bool]  # checked server -> met
+
+
+def _ratio(ours: Any, theirs: Any) -> float | None:
+    if isinstance(ours, int | float) and isinstance(theirs, int | float) and theirs:
+        return round(ours / theirs, 3)
+    return None
+
+
+def _between(
+    scenario: str, path: tuple[str, ...], numerator: str, denominator: str
+) -> Callable[[Results, str], float | None]:
+    """A figure of one server divided by the same figure of another (shown as the first's)."""
+
+    def value(results: Results, server: str) -> float | None:
+        if server != numerator:
+            return None
+        return _ratio(results.get(scenario, numerator, *path), results.get(scenario, denominator, *path))
+
+    return value
+
+
+def _scenarios_lost(scenarios: Sequence[str] | None) -> Callable[[Results, str], str | None]:
+    def value(results: Results, server: str) -> str | None:
+        found = [r for r in results.of(server, scenarios) if _phases(r)]
+        if not found:
+            return None
+        lost = duplicated = 0
+        for result in found:
+            lost_text, duplicated_text = _lost_duplicated(result).split(" / ")
+            lost, duplicated = lost + int(lost_text), duplicated + int(duplicated_text)
+        return f"{lost} / {duplicated}"
+
+    return value
+
+
+def _workers(results: Results, server: str) -> str | None:
+    workers = next((r for r in results.of(server) if r["scenario"].startswith("workers-")), None)
+    if workers is None:
+        return None
+    one = results.get("redis", server, "redis", "processes_1", "deliveries_per_s")
+    rate = workers["workers"]["deliveries_per_s"]
+    return f"{_fmt(rate)} ({rate / one:.2f}x 1 process)" if one else _fmt(rate)
+
+
+def targets(config: Config, server_workers: int) -> list[Target]:
+    size = 1000 if 1000 in config["fanout_sizes"] else max(config["fanout_sizes"])
+    fanout = f"fanout-{size}"
+    storm, members, senders = config["storm"], config["busy_members"], config["busy_senders"]
+    redis_size = config["redis_subscribers"]
+
+    def figure(scenario: str, *path: str) -> Callable[[Results, str], Any]:
+        return lambda results, server: results.get(scenario, server, *path)
+
+    def at_least(limit: float) -> Callable[[Any, Any], bool]:
+        return lambda ours, _: ours >= limit
+
+    def at_most(limit: float) -> Callable[[Any, Any], bool]:
+        return lambda ours, _: ours <= limit
+
+    def peer_or(compare: Callable[[float, float], bool]) -> Callable[[Any, Any], bool]:
+        return lambda ours, theirs: theirs is not None and compare(ours, theirs)
+
+    both: tuple[str, ...] | None = None
+    return [
+        {
+            "number": "1",
+            "name": f"connections: connect (token on the URL) + chat join per s, storm of {storm:,}, one process",
+            "threshold": ">= 1,000/s and >= 0.8x Socket.IO (uvicorn)",
+            "value": figure("storm", "storm", "connections_per_s"),
+            "checked": ("uvicorn",),
+            "vs_peer": True,
+            "check": peer_or(lambda ours, theirs: ours >= 1000 and ours >= 0.8 * theirs),
+        },
+        {
+            "number": "1",
+            "name": f"connections: failed in the storm of {storm:,}",
+            "threshold": "0 (both servers)",
+            "value": figure("storm", "storm", "failed"),
+            "checked": both,
+            "vs_peer": False,
+            "check": lambda ours, _: ours == 0,
+        },
+        *(
+            target
+            for scenario, label in (
+                ("chat", f"{config['chat_channels']} channels of {config['chat_members']}"),
+                ("busy", f"one channel of {members:,} members, {senders} senders"),
+            )
+            for target in (
+                Target(
+                    number="2",
+                    name=f"persisted writes, {label}: messages/s",
+                    threshold=">= 1,500",
+                    value=figure(scenario, "chat", "persisted_messages_per_s"),
+                    checked=both,
+                    vs_peer=True,
+                    check=at_least(1500),
+                ),
+                Target(
+                    number="2",
+                    name=f"persisted writes, {label}: server CPU us per message",
+                    threshold="<= 500 us",
+                    value=figure(scenario, "chat", "server_cpu_us_per_message"),
+                    checked=both,
+                    vs_peer=True,
+                    check=at_most(500),
+                ),
+            )
+        ),
+        {
+            "number": "2",
+            "name": "persisted writes: lost / duplicated (both scenarios)",
+            "threshold": "0 / 0",
+            "value": _scenarios_lost(("chat", "busy")),
+            "checked": both,
+            "vs_peer": False,
+            "check": lambda ours, _: ours == "0 / 0",
+        },
+        {
+            "number": "3",
+            "name": f"fan-out to {size:,}: burst server CPU us per delivery",
+            "threshold": "<= 1.0x Socket.IO (uvicorn)",
+            "value": figure(fanout, "burst", "server_cpu_us_per_delivery"),
+            "checked": ("uvicorn",),
+            "vs_peer": True,
+            "check": peer_or(lambda ours, theirs: ours <= theirs),
+        },
+        {
+            "number": "3",
+            "name": f"fan-out to {size:,}: burst deliveries/s",
+            "threshold": ">= 1.0x Socket.IO (uvicorn)",
+            "value": figure(fanout, "burst", "deliveries_per_s"),
+            "checked": ("uvicorn",),
+            "vs_peer": True,
+            "check": peer_or(lambda ours, theirs: ours >= theirs),
+        },
+        {
+            "number": "3",
+            "name": f"fan-out to {size:,}: daphne / uvicorn burst server CPU per delivery",
+            "threshold": "<= 1.5",
+            "value": _between(fanout, ("burst", "server_cpu_us_per_delivery"), "daphne", "uvicorn"),
+            "checked": ("daphne",),
+            "vs_peer": False,
+            "check": at_most(1.5),
+        },
+        {
+            "number": "3",
+            "name": f"fan-out to {size:,}: daphne / uvicorn burst deliveries/s",
+            "threshold": ">= 0.67 (within 1.5x)",
+            "value": _between(fanout, ("burst", "deliveries_per_s"), "daphne", "uvicorn"),
+            "checked": ("daphne",),
+            "vs_peer": False,
+            "check": at_least(1 / 1.5),
+        },
+        {
+            "number": "3",
+            "name": f"fan-out to {size:,} at 1,000 deliveries/s: p99 latency ms",
+            "threshold": "<= 1.0x Socket.IO",
+            "value": figure(fanout, "fixed", "latency_ms", "p99"),
+            "checked": both,
+            "vs_peer": True,
+            "check": peer_or(lambda ours, theirs: ours <= theirs),
+        },
+        {
+            "number": "4",
+            "name": "memory per idle authenticated connection (joined to a chat channel), KB",
+            "threshold": "<= 1.0x Socket.IO",
+            "value": figure("storm", "storm", "memory_per_idle_connection_kb"),
+            "checked": both,
+            "vs_peer": True,
+            "check": peer_or(lambda ours, theirs: ours <= theirs),
+        },
+        {
+            "number": "5",
+            "name": f"Redis commands per published event, 2 processes, {redis_size:,} subscribers",
+            "threshold": "1 (one PUBLISH): <= 1.1",
+            "value": figure("redis", "redis", "processes_2", "redis_commands", "per_event"),
+            "checked": both,
+            "vs_peer": False,
+            "check": at_most(1.1),
+        },
+        {
+            "number": "5",
+            "name": "Redis commands per connect + join, 2 processes",
+            "threshold": "stated",
+            "value": figure("redis", "redis", "processes_2", "redis_commands", "per_connect_join"),
+            "checked": both,
+            "vs_peer": False,
+            "check": None,
+        },
+        {
+            "number": "5",
+            "name": "Redis commands per idle connection per s, 2 processes",
+            "threshold": "per process, not per connection: <= 0.01",
+            "value": figure("redis", "redis", "processes_2", "redis_commands", "idle_per_connection_per_s"),
+            "checked": both,
+            "vs_peer": False,
+            "check": at_most(0.01),
+        },
+        {
+            "number": "5",
+            "name": f"uvicorn --workers {server_workers} on one port: burst deliveries/s to {redis_size:,}",
+            "threshold": "stated",
+            "value": _workers,
+            "checked": ("uvicorn",),
+            "vs_peer": False,
+            "check": None,
+        },
+        {
+            "number": "5",
+            "name": f"uvicorn --workers {server_workers} on one port: connect + join per s",
+            "threshold": "stated",
+            "value": lambda results, server: next(
+                (r["workers"]["connect"]["per_s"] for r in results.of(server) if r["scenario"].startswith("workers-")),
+                None,
+            ),
+            "checked": ("uvicorn",),
+            "vs_peer": False,
+            "check": None,
+        },
+        {
+            "number": "all",
+            "name": "lost / duplicated, every scenario",
+            "threshold": "0 / 0",
+            "value": _scenarios_lost(None),
+            "checked": both,
+            "vs_peer": False,
+            "check": lambda ours, _: ours == "0 / 0",
+        },
+    ]
+
+
+def target_table(report: dict[str, Any]) -> tuple[str, list[TargetRow]]:
+    """One row per target of issue 14 and database: each server's figure, ratio to Socket.IO, met."""
+    ours = list(report["servers"])
+    shown = [*ours, PEER]
+    rows: list[TargetRow] = []
+    for database in report["databases"]:
+        results = Results(report["results"], database)
+        for target in targets(report["config"], report["server_workers"]):
+            values = {server: target["value"](results, server) for server in shown}
+            if all(value is None for value in values.values()):
+                continue  # its scenario did not run
+            peer = values[PEER]
+            checked = [s for s in (target["checked"] or ours) if s in ours and values[s] is not None]
+            check = target["check"]
+            rows.append(
+                {
+                    "number": target["number"],
+                    "target": target["name"],
+                    "threshold": target["threshold"],
+                    "database": database,
+                    "values": values,
+                    "ratios": {s: _ratio(values[s], peer) for s in ours} if target["vs_peer"] else {},
+                    "met": {s: bool(check(values[s], peer)) for s in checked} if check else {},
+                }
+            )
+    lines = [
+        f"| # | target | threshold | db | {' | '.join(shown)} | met |",
+        f"|---|---|---|---|{'---:|' * len(shown)}---|",
+    ]
+    for row in rows:
+        cells = []
+        for server in shown:
+            cell = _fmt(row["values"][server])
+            ratio = row["ratios"].get(server)
+            cells.append(f"{cell} ({ratio:.2f}x)" if ratio is not None else cell)
+        if not row["met"]:
+            met_text = "-" if row["threshold"] != "stated" else ""
+        elif len(set(row["met"].values())) == 1:
+            met_text = "yes" if next(iter(row["met"].values())) else "NO"
+        else:
+            met_text = ", ".join(f"{s} {'yes' if ok else 'NO'}" for s, ok in row["met"].items())
+        lines.append(
+            f"| {row['number']} | {row['target']} | {row['threshold']} | {row['database']} | "
+            f"{' | '.join(cells)} | {met_text} |"
+        )
+    return "\n".join(lines), rows
 
 
 def notes(report: dict[str, Any]) -> list[str]:
@@ -997,13 +1458,13 @@ def notes(report: dict[str, Any]) -> list[str]:
     for result in report["results"]:
         for name, logged in (result.get("server_errors") or {}).items():
             out.append(
-                f"{result['scenario']}: {name} logged {logged['count']} errors, e.g. "
+                f"{result['database']} {result['scenario']}: {name} logged {logged['count']} errors, e.g. "
                 f"{(logged['exceptions'] or logged['first'])[:2]}"
             )
     noisy, saturated = [], []
     for result in report["results"]:
         for name, phase in _phases(result):
-            label = f"{name} ({result['server']})"
+            label = f"{result['database']} {name} ({result['server']})"
             if phase["other_cpu_cores"] > 0.25:
                 noisy.append(f"{label} {phase['other_cpu_cores']:.2f}")
             if phase["server_cpu_cores"] + phase["loadgen_cpu_cores"] + phase["other_cpu_cores"] > 0.9 * cores:
@@ -1025,10 +1486,12 @@ def notes(report: dict[str, Any]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, a smoke run under 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, a smoke run of about 3 minutes")
     parser.add_argument("--servers", default="daphne,uvicorn", help="our ASGI servers: daphne,uvicorn")
-    parser.add_argument("--scenarios", default="fanout,chat,storm,redis,share,upload")
-    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument(
+        "--db", default="sqlite", help="sqlite, postgres, or both in one run: sqlite,postgres (every scenario on each)"
+    )
     parser.add_argument(
         "--postgres-url",
         default="postgres://postgres@127.0.0.1:5432",
@@ -1040,6 +1503,13 @@ def main() -> None:
         help="use this Redis database (flushed!) instead of starting a private redis-server",
     )
     parser.add_argument("--workers", type=int, default=2, help="receiving load-generator processes (+1 publisher)")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="the workers scenario: uvicorn --workers N on one port (default 2)",
+    )
     parser.add_argument(
         "--pin",
         action="store_true",
@@ -1066,10 +1536,16 @@ def main() -> None:
     args = parser.parse_args()
     args.servers = [s for s in args.servers.split(",") if s]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
-    scenarios = {"fanout", "chat", "storm", "redis", "share", "upload"}
-    unknown = set(args.servers) - {"daphne", "uvicorn"} | set(args.scenarios) - scenarios
+    args.db = [d for d in args.db.split(",") if d]
+    unknown = (
+        set(args.servers) - {"daphne", "uvicorn"}
+        | set(args.scenarios) - set(SCENARIOS)
+        | set(args.db) - {"sqlite", "postgres"}
+    )
     if unknown:
-        parser.error(f"unknown server or scenario: {', '.join(sorted(unknown))}")
+        parser.error(f"unknown server, scenario or database: {', '.join(sorted(unknown))}")
+    if args.server_workers < 2:
+        parser.error("--server-workers: at least 2")
     out = Path(args.out or ROOT / "bench" / "results" / f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json")
 
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -1083,20 +1559,44 @@ def main() -> None:
 
     # SIGTERM unwinds like Ctrl-C, so every started process is stopped and databases dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    bench = Bench(args)
     logs = out.with_name(out.stem + "-logs")
     started = time.monotonic()
-    try:
-        bench.setup()
-        report = bench.run()
-    finally:
-        bench.teardown(logs)
+    report: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            **servers.machine_info(),
+            "node": servers.node_version() if not args.no_peer else None,
+            "load_average_at_start": os.getloadavg(),
+        },
+        "command": " ".join(sys.argv),
+        "mode": "quick" if args.quick else "full",
+        "databases": args.db,
+        "servers": args.servers,
+        "server_workers": args.server_workers,
+        "config": QUICK if args.quick else FULL,
+        "pinned": bool(args.pin),
+        "duration_s": {},
+        "results": [],
+    }
+    for db in args.db:
+        bench = Bench(args, db)
+        db_started = time.monotonic()
+        try:
+            bench.setup()
+            report["results"] += bench.run()
+        finally:
+            bench.teardown(logs / db)
+        report["duration_s"][db] = round(time.monotonic() - db_started, 1)
+    goals, goal_rows = target_table(report)
     text, rows = table(report)
+    report["targets"] = goal_rows
     report["table"] = rows
     report["notes"] = notes(report)
     report["total_s"] = round(time.monotonic() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
+    print()
+    print(goals)
     print()
     print(text)
     for note in report["notes"]:

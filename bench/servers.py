@@ -4,11 +4,12 @@
   on 127.0.0.1:5432), cloned fresh for every server run so runs never see each
   other's messages.
 - `Redis`: a private redis-server on a free port (no persistence), for the two-process
-  scenario.
-- `start_ours` (daphne or uvicorn serving config.asgi) and `start_peer` (the Socket.IO
-  reference in bench/peers/).
-- `Process.cpu_seconds()` (user + system time, all threads, from /proc/<pid>/stat) and
-  `Process.rss_kib()` (VmRSS from /proc/<pid>/status).
+  scenarios; `Redis.command_calls()` reads its INFO commandstats.
+- `start_ours` (daphne or uvicorn serving config.asgi; uvicorn optionally with `--workers N`,
+  several processes on one port) and `start_peer` (the Socket.IO reference in bench/peers/).
+- `Process.cpu_seconds()` (user + system time, all threads, from /proc/<pid>/stat, with
+  the process's children: uvicorn's worker processes) and `Process.rss_kib()` (VmRSS from
+  /proc/<pid>/status).
 """
 
 from __future__ import annotations
@@ -53,6 +54,25 @@ def free_port() -> int:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def descendants(pid: int) -> list[int]:
+    """Child processes, recursively (uvicorn --workers: the supervisor's worker processes)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its living children (a child that ended is not counted)."""
+    total = cpu_seconds(pid)
+    for child in descendants(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(child)
+    return total
 
 
 def rss_kib(pid: int) -> int:
@@ -105,7 +125,36 @@ class Process:
         return self.popen.poll() is None
 
     def cpu_seconds(self) -> float:
-        return cpu_seconds(self.pid)
+        return tree_cpu_seconds(self.pid)
+
+    def workers(self) -> list[int]:
+        """The server's worker processes (uvicorn --workers; not multiprocessing's resource tracker)."""
+        found = []
+        for child in descendants(self.pid):
+            with contextlib.suppress(OSError):
+                if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(child)
+        return found
+
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        """CPU seconds of each worker process (how uvicorn --workers spread the work)."""
+        cpu = {}
+        for child in self.workers():
+            with contextlib.suppress(OSError):
+                cpu[child] = cpu_seconds(child)
+        return cpu
+
+    def worker_sockets(self) -> dict[int, int]:
+        """Open sockets of each worker process (its clients, plus its database and Redis connections)."""
+        sockets = {}
+        for child in self.workers():
+            count = 0
+            with contextlib.suppress(OSError):
+                for fd in Path(f"/proc/{child}/fd").iterdir():
+                    with contextlib.suppress(OSError):  # closed meanwhile
+                        count += os.readlink(fd).startswith("socket:")
+            sockets[child] = count
+        return sockets
 
     def rss_kib(self) -> int:
         return rss_kib(self.pid)
@@ -162,9 +211,12 @@ def start_ours(
     cpus: set[int] | None,
     redis_url: str | None = None,
     name: str | None = None,
+    workers: int = 1,
 ) -> Process:
     command = {
-        "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0"],
+        # An endpoint string, for a listen backlog above Twisted's default of 50, which
+        # overflows in connection storms (uvicorn's default is 2,048, the same).
+        "daphne": ["-m", "daphne", "-e", f"tcp:{port}:interface=127.0.0.1:backlog=2048", "--verbosity", "0"],
         # As docs/deployment.md runs it in production: no permessage-deflate.
         "uvicorn": [
             "-m",
@@ -180,6 +232,10 @@ def start_ours(
             "false",
         ],
     }[kind]
+    if workers > 1:
+        if kind != "uvicorn":
+            raise ValueError("several processes on one port: uvicorn --workers only")
+        command += ["--workers", str(workers)]
     env = base_env(DATABASE_URL=database_url, PORT=str(port))
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -188,6 +244,10 @@ def start_ours(
         name, [PYTHON, *command, "config.asgi:application"], log_dir / f"{name}-{port}.log", env, cpus, port
     )
     process.wait_port()
+    if workers > 1:  # the port answers once the first worker listens; wait for all of them
+        deadline = time.monotonic() + 60
+        while len(process.workers()) < workers and time.monotonic() < deadline:
+            time.sleep(0.2)
     return process
 
 
@@ -251,6 +311,19 @@ class Redis:
             self.process.wait_port()
             self.url = f"redis://127.0.0.1:{port}/0"
         self.flush()
+
+    def command_calls(self) -> dict[str, int]:
+        """Calls of each Redis command since the server started (INFO commandstats), without
+        the bench's own INFO and FLUSHDB calls."""
+        import redis
+
+        client = redis.Redis.from_url(self.url, lib_name=None, lib_version=None)  # no CLIENT SETINFO
+        try:
+            stats = client.info("commandstats")
+        finally:
+            client.close()
+        calls = {key.removeprefix("cmdstat_"): value["calls"] for key, value in stats.items()}
+        return {name: count for name, count in calls.items() if name not in ("info", "flushdb")}
 
     def flush(self) -> None:
         import redis
