@@ -2,12 +2,13 @@
 
 One command starts everything it needs on 127.0.0.1 (a seeded SQLite file or PostgreSQL
 database, Redis, our server processes, the Socket.IO peer in bench/peers/ and the load
-generator's worker processes), runs the scenarios, stops what it started, prints a
-markdown table and writes JSON (bench/README.md explains every figure):
+generator's worker processes), runs the scenarios, stops what it started, prints the
+targets of issue 14 and every figure as markdown tables and writes JSON (bench/README.md
+explains every figure):
 
-    .venv/bin/python bench/run.py [--quick] [--servers daphne,uvicorn]
-                                  [--scenarios fanout,chat,storm,redis,share,upload]
-                                  [--db sqlite|postgres] [--out bench/results/<timestamp>.json]
+    .venv/bin/python bench/run.py [--quick] [--servers daphne,uvicorn] [--db sqlite,postgres]
+                                  [--scenarios fanout,chat,busy,storm,redis,workers,share,upload]
+                                  [--server-workers 2] [--out bench/results/<timestamp>.json]
 
 Scenarios, each run on every chosen server and on the peer:
 - fanout: N subscribers (100, 1,000, 5,000) in one chat channel; a publisher sends
@@ -15,10 +16,14 @@ Scenarios, each run on every chosen server and on the peer:
   then a burst phase (as fast as replies come back) for maximum deliveries/s.
 - chat: 500 channels of 4 users; every user sends messages (each after the previous
   reply), each persisted and delivered to the channel's 4 connections.
-- storm: N clients connect at once (at most 500 handshakes in flight); connections/s and server
-  memory per idle connection.
+- busy: one channel of 1,000 members, 50 of them connected, each sending after its
+  previous reply: persisted messages/s and server CPU per message.
+- storm: N clients connect (token on the URL) and join a chat channel at once (at most 500
+  in flight); connect + join per s, failures, server memory per idle connection.
 - redis: subscribers on two server processes sharing Redis, publisher on one; compared
-  with one process on the same Redis.
+  with one process on the same Redis; Redis commands per connect + join, per idle
+  connection per second and per event (INFO commandstats).
+- workers: uvicorn --workers N on one port with Redis (ours on uvicorn only).
 - share: 1,000 anonymous viewers join one `share:<token>` at once, then its owner records
   progress (`progress.publish`, persisted) at 10/s: join time, `room.updated` frames per
   viewer (coalesced), progress latency and losses. Ours only (the peer has no such room).
@@ -83,6 +88,7 @@ class Config(TypedDict):
     storm_in_flight: int
     storm_timeout: float
     redis_subscribers: int
+    redis_processes: list[int]
     redis_idle_seconds: float
     share_viewers: int
     share_rate: int
@@ -126,6 +132,7 @@ FULL: Config = {
     "storm_in_flight": 500,
     "storm_timeout": 60,  # a client that has no hello after this long counts as failed
     "redis_subscribers": 1000,
+    "redis_processes": [1, 2],  # the redis scenario's phases: one process, then two
     # Idle connections on Redis: INFO commandstats over this window (presence upkeep runs
     # every REALTIME_PRESENCE_TTL / 3 = 10 s, so 30 s sees three of them).
     "redis_idle_seconds": 30,
@@ -146,6 +153,7 @@ QUICK: Config = {
     "busy_seconds": 3,
     "storm": 300,
     "redis_subscribers": 100,
+    "redis_processes": [2],
     "redis_idle_seconds": 10.5,
     "share_viewers": 200,
     "share_seconds": 3,
@@ -747,13 +755,13 @@ class Run:
                 "idle_per_connection_per_s": round(sum(upkeep.values()) / clients, 5),
                 "idle": calls,
             }
-        # What the idle upkeep costs over the burst's window is taken out: what the events cost.
+        # What the idle upkeep costs over the burst's window, command by command, is taken out:
+        # what the events cost (exact once upkeep is negligible; an expected value before).
         seconds, calls = event
+        events = {command: max(0.0, count - upkeep.get(command, 0.0) * seconds) for command, count in calls.items()}
         commands |= {
-            "publish_per_event": round(
-                max(0.0, calls.get("publish", 0) - upkeep.get("publish", 0) * seconds) / messages, 3
-            ),
-            "per_event": round(max(0.0, sum(calls.values()) - sum(upkeep.values()) * seconds) / messages, 3),
+            "publish_per_event": round(events.get("publish", 0.0) / messages, 3),
+            "per_event": round(sum(events.values()) / messages, 3),
             "per_event_with_upkeep": round(sum(calls.values()) / messages, 3),
             "burst_window_seconds": round(seconds, 2),
             "burst": calls,
@@ -771,7 +779,7 @@ class Run:
         redis = self.bench.redis()
         out: dict[str, Any] = {}
         errors: dict[str, Any] = {}
-        for processes in (1, 2):
+        for processes in config["redis_processes"]:
             redis.flush()
             procs = self.start(f"redis{processes}", processes, redis.url)
             try:
@@ -783,8 +791,8 @@ class Run:
                 self.close_clients()
             finally:
                 errors.update(self.stop(procs))
-        one, two = out["processes_1"]["deliveries_per_s"], out["processes_2"]["deliveries_per_s"]
-        out["scale_up"] = round(two / one, 3) if one else math.nan
+        one, two = (out.get(f"processes_{n}", {}).get("deliveries_per_s") for n in (1, 2))
+        out["scale_up"] = round(two / one, 3) if one and two else math.nan
         return [
             {"scenario": "redis", "server": self.target, "subscribers": size, "redis": out, "server_errors": errors}
         ]
@@ -1042,7 +1050,9 @@ def figures(result: dict[str, Any]) -> list[tuple[str, Any]]:
     elif scenario == "redis":
         redis = result["redis"]
         for key, label in (("processes_1", "1 process"), ("processes_2", "2 processes")):
-            phase = redis[key]
+            phase = redis.get(key)
+            if phase is None:
+                continue
             commands = phase["redis_commands"]
             rows += [
                 (f"{label}: deliveries/s", phase["deliveries_per_s"]),
@@ -1077,7 +1087,7 @@ def figures(result: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def _phases(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     if result["scenario"] == "redis":
-        return [(f"redis {k}", result["redis"][k]) for k in ("processes_1", "processes_2")]
+        return [(f"redis {k}", result["redis"][k]) for k in ("processes_1", "processes_2") if k in result["redis"]]
     return [
         (result["scenario"] if key in ("chat", "workers") else f"{result['scenario']} {key}", result[key])
         for key in ("fixed", "burst", "chat", "progress", "workers")
