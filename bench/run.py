@@ -1419,9 +1419,9 @@ def target_table(report: dict[str, Any]) -> tuple[str, list[TargetRow]]:
     ours = list(report["servers"])
     shown = [*ours, PEER]
     rows: list[TargetRow] = []
-    for database in report["databases"]:
-        results = Results(report["results"], database)
-        for target in targets(report["config"], report["server_workers"]):
+    by_database = {database: Results(report["results"], database) for database in report["databases"]}
+    for target in targets(report["config"], report["server_workers"]):
+        for database, results in by_database.items():  # a target's rows together
             values = {server: target["value"](results, server) for server in shown}
             if all(value is None for value in values.values()):
                 continue  # its scenario did not run
