@@ -452,7 +452,8 @@ class ServerProcess:
     def start(self, timeout: float = 20) -> "ServerProcess":
         log = self.log_path.open("ab")
         command = {
-            "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)],
+            # A listen backlog above Twisted's 50, so a burst of connects is not dropped.
+            "daphne": ["-m", "daphne", "-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog=2048"],
             "uvicorn": [
                 "-m",
                 "uvicorn",
