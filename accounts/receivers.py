@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from realtime.api import disconnect_user
+from realtime.api import disconnect_user, user_changed
 
 
 def close_connections_of_deactivated(sender: Any, *, instance: Any, **kwargs: Any) -> None:
@@ -15,6 +15,12 @@ def close_connections_of_deactivated(sender: Any, *, instance: Any, **kwargs: An
     """
     if not instance.is_active and instance.pk is not None:
         disconnect_user(instance.pk)
+
+
+def forget_cached_user(sender: Any, *, instance: Any, **kwargs: Any) -> None:
+    """post_save and post_delete of User: the realtime core reads the user again on the
+    next connect, on every process (its cache of users serves connects without a query)."""
+    user_changed(instance)
 
 
 def start_moderators_group_run(sender: Any, **kwargs: Any) -> None:

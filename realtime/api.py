@@ -6,6 +6,7 @@ publish with `publish` inside their transaction. Tests use `realtime.testing`.
 Import rules (`.importlinter`, checked by bin/test) keep every other module private.
 """
 
+from realtime.auth import user_changed
 from realtime.hub import online_user_ids, presence_state, present_members
 from realtime.inbox import (
     InboxPart,
@@ -56,5 +57,6 @@ __all__ = [
     "unread_counts",
     "unread_for_user",
     "unread_publish",
+    "user_changed",
     "user_presence_changed",
 ]

@@ -262,7 +262,7 @@ class Connection:
     async def on_auth(self, frame: protocol.ClientFrame) -> None:
         if not isinstance(frame.token, str):
             raise BadRequest("Field 'token' must be a string.")
-        identity = await db_call(identity_from_token)(frame.token)
+        identity = await identity_from_token(frame.token)
         if self.user is not None and identity.user.pk != self.user.pk:
             # Another person now: nothing joined for the previous one may stay.
             for subscription in list(self.subscriptions.values()):
@@ -418,7 +418,7 @@ class WebSocketConnection(Connection):
         tokens = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("token")
         if tokens:
             try:
-                return await db_call(identity_from_token)(tokens[0]), False
+                return await identity_from_token(tokens[0]), False
             except Unauthorized:
                 return Identity(user=None), True
         session_key = session_key_from_headers(self.scope.get("headers", []))

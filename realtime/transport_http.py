@@ -710,7 +710,7 @@ async def _credentials(scope: dict[str, Any]) -> Credentials:
         if scheme.lower() != "bearer" or not token.strip():
             raise HttpError(401, "unauthorized", "Use 'Authorization: Bearer <access token>'.")
         try:
-            return Credentials("token", await db_call(identity_from_token)(token.strip()))
+            return Credentials("token", await identity_from_token(token.strip()))
         except Unauthorized as error:
             raise HttpError(401, "unauthorized", str(error.message)) from None
     session_key = session_key_from_headers(scope.get("headers", []))
