@@ -395,15 +395,23 @@ class Hub:
         """Sends user_presence_changed in order, off the event loop (receivers use the ORM)."""
         from realtime.signals import user_presence_changed
 
-        def send(user_id: int, online: bool) -> None:
-            user_presence_changed.send(sender=Hub, user_id=user_id, online=online)
+        def send(changes: list[tuple[int, bool]]) -> None:
+            for user_id, online in changes:
+                try:
+                    user_presence_changed.send(sender=Hub, user_id=user_id, online=online)
+                except Exception:
+                    logger.exception("A user_presence_changed receiver failed")
 
         while True:
-            user_id, online = await self._online_changes.get()
+            # Every change queued by now in one trip to the database thread (a connect storm
+            # queues thousands; one hop each cost more than the receivers' queries).
+            changes = [await self._online_changes.get()]
+            while not self._online_changes.empty():
+                changes.append(self._online_changes.get_nowait())
             try:
-                await db_call(send)(user_id, online)
+                await db_call(send)(changes)
             except Exception:
-                logger.exception("A user_presence_changed receiver failed")
+                logger.exception("Sending user_presence_changed failed")
 
     # -- housekeeping ------------------------------------------------------------
 
