@@ -215,8 +215,18 @@ def start_ours(
 ) -> Process:
     command = {
         # An endpoint string, for a listen backlog above Twisted's default of 50, which
-        # overflows in connection storms (uvicorn's default is 2,048, the same).
-        "daphne": ["-m", "daphne", "-e", f"tcp:{port}:interface=127.0.0.1:backlog=2048", "--verbosity", "0"],
+        # overflows in connection storms (uvicorn's default is 2,048, the same), and 30 s for a
+        # handshake queued behind a storm (daphne's default of 5 s closed 44 of 5,000).
+        "daphne": [
+            "-m",
+            "daphne",
+            "-e",
+            f"tcp:{port}:interface=127.0.0.1:backlog=2048",
+            "--websocket_connect_timeout",
+            "30",
+            "--verbosity",
+            "0",
+        ],
         # As docs/deployment.md runs it in production: no permessage-deflate.
         "uvicorn": [
             "-m",

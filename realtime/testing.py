@@ -452,8 +452,16 @@ class ServerProcess:
     def start(self, timeout: float = 20) -> "ServerProcess":
         log = self.log_path.open("ab")
         command = {
-            # A listen backlog above Twisted's 50, so a burst of connects is not dropped.
-            "daphne": ["-m", "daphne", "-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog=2048"],
+            # A listen backlog above Twisted's 50, so a burst of connects is not dropped, and
+            # 30 s (not 5) for a handshake queued behind a burst (docs/deployment.md).
+            "daphne": [
+                "-m",
+                "daphne",
+                "-e",
+                f"tcp:port={self.port}:interface=127.0.0.1:backlog=2048",
+                "--websocket_connect_timeout",
+                "30",
+            ],
             "uvicorn": [
                 "-m",
                 "uvicorn",
