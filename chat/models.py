@@ -106,6 +106,9 @@ class Message(MessageBase):
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
     seq = models.BigIntegerField()
+    # 1, 2, 3... within the channel, in seq order: the messages after a read mark are the head's
+    # number minus the number at the mark, so unread counts need no scan of the unread rows.
+    number = models.BigIntegerField(default=0, editable=False)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -119,7 +122,16 @@ class Message(MessageBase):
             models.UniqueConstraint(fields=["channel", "seq"], name="chat_message_unique_seq"),
             models.UniqueConstraint(fields=["author", "client_id"], name="chat_message_unique_client_id"),
         ]
-        indexes = [models.Index(fields=["created_at"], name="chat_message_created_idx")]
+        indexes = [
+            models.Index(fields=["created_at"], name="chat_message_created_idx"),
+            # Unread counts subtract, after the read mark, the deleted messages and one's own.
+            models.Index(
+                fields=["channel", "seq"], condition=Q(deleted_at__isnull=False), name="chat_message_deleted_idx"
+            ),
+            models.Index(
+                fields=["author", "channel", "seq"], condition=Q(deleted_at__isnull=True), name="chat_message_own_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.channel_id}/{self.seq} by {self.author_id}"

@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import is_moderator
-from chat.models import Membership, Message, MessageEdit, channel_topic
+from chat.models import BODY_MAX_LENGTH, CLIENT_ID_MAX_LENGTH, Channel, Membership, Message, MessageEdit, channel_topic
 from chat.payloads import message_data
 from chat.services.common import (
     channel_readers_changed,
@@ -32,6 +32,10 @@ def _existing_message(user: User, client_id: str, channel_id: int) -> Message | 
     )
 
 
+class _NotPosted(Exception):
+    """The fast path stored nothing: a resend, not a member, an archived channel or bad input."""
+
+
 def message_create(*, user: User, channel_id: int, body: str, client_id: str) -> tuple[Message, bool]:
     """Posts a message to a channel the user is a member of; returns (message, created).
 
@@ -43,33 +47,91 @@ def message_create(*, user: User, channel_id: int, body: str, client_id: str) ->
     (body not 1 to 4000 characters after trimming, bad client_id), Conflict (client_id
     used in another channel).
     """
-    existing = _existing_message(user, client_id, channel_id)
-    if existing is not None:
-        return existing, False
-    membership = membership_for(user, channel_id, not_member="Join the channel to post in it.")
-    if membership.channel.is_archived:
-        raise Forbidden("This channel is archived.")
-    body = clean_body(body)
-    check_client_id(client_id)
-    message = Message(channel=membership.channel, author=user, body=body, client_id=client_id)
+    for _ in range(2):
+        try:
+            return _post(user=user, channel_id=channel_id, body=body, client_id=client_id), True
+        except _NotPosted:
+            pass
+        # Why nothing was stored, in the protocol's order; a resend wins over every refusal.
+        existing = _existing_message(user, client_id, channel_id)
+        if existing is not None:
+            return existing, False
+        membership = membership_for(user, channel_id, not_member="Join the channel to post in it.")
+        if membership.channel.is_archived:
+            raise Forbidden("This channel is archived.")
+        clean_body(body)
+        check_client_id(client_id)
+        # Every check passes now: the membership, the archive flag or a racing resend
+        # changed in between. Once more, with the checks made again by the insert.
+    raise Conflict("The channel changed while posting; send again.")
+
+
+def _post(*, user: User, channel_id: int, body: str, client_id: str) -> Message:
+    """Stores and publishes the message in one transaction of three statements (seq, message,
+    stream event), or raises _NotPosted having stored nothing.
+
+    The insert itself checks the membership and the archive flag (it selects from them)
+    and the idempotency key (ON CONFLICT on the unique (author, client_id) pair), so a
+    send costs no query before it.
+    """
+    body = body.strip()
+    if not (body and len(body) <= BODY_MAX_LENGTH and 1 <= len(client_id) <= CLIENT_ID_MAX_LENGTH):
+        raise _NotPosted
+    topic = channel_topic(channel_id)
+    message = Message(channel_id=channel_id, author=user, body=body, client_id=client_id, created_at=timezone.now())
 
     def created(seq: int) -> dict[str, Any]:
-        # Stored with the seq the stream just assigned, in the same transaction.
         message.seq = seq
-        message.stream_events = [[channel_topic(channel_id), seq]]
-        message.save(force_insert=True)
+        message.stream_events = [[topic, seq]]
+        message.pk, message.number = _insert_if_member(message)
         return {"message": message_data(message)}
 
-    try:
-        with transaction.atomic():
-            publish(channel_topic(channel_id), "message.created", created, replayable=True)
-            channel_readers_changed(channel_id, except_user_id=user.pk)
-    except IntegrityError:
-        existing = _existing_message(user, client_id, channel_id)
-        if existing is None:
-            raise
-        return existing, False
-    return message, True
+    with transaction.atomic():
+        publish(topic, "message.created", created, replayable=True)
+        channel_readers_changed(channel_id, except_user_id=user.pk)
+    return message
+
+
+def _insert_if_member(message: Message) -> tuple[int, int]:
+    """Inserts the message when its author is a member of its unarchived channel and has
+    no message with its client_id yet; (id, number), else raises _NotPosted.
+
+    The number follows the channel's last message: the caller holds the channel stream's
+    row (PostgreSQL) or the write lock (SQLite), so no other message of the channel is
+    being numbered.
+    """
+    quote = connection.ops.quote_name
+    fields = {field.name: field for field in Message._meta.concrete_fields}
+
+    def prep(name: str) -> Any:
+        return fields[name].get_db_prep_save(getattr(message, name), connection)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Message._meta.db_table)} "  # noqa: S608 (names only; values are parameters)
+            "(body, client_id, created_at, stream_events, seq, channel_id, author_id, number) "
+            "SELECT %s, %s, %s, %s, %s, m.channel_id, m.user_id, 1 + COALESCE("
+            f"(SELECT last.number FROM {quote(Message._meta.db_table)} AS last "
+            "WHERE last.channel_id = m.channel_id ORDER BY last.seq DESC LIMIT 1), 0) "
+            f"FROM {quote(Membership._meta.db_table)} AS m JOIN {quote(Channel._meta.db_table)} AS c "
+            "ON c.id = m.channel_id "
+            "WHERE m.channel_id = %s AND m.user_id = %s AND c.is_archived = %s "
+            "ON CONFLICT (author_id, client_id) DO NOTHING RETURNING id, number",
+            [
+                prep("body"),
+                prep("client_id"),
+                prep("created_at"),
+                prep("stream_events"),
+                message.seq,
+                message.channel_id,
+                message.author_id,
+                False,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise _NotPosted
+    return int(row[0]), int(row[1])
 
 
 def _message_for_change(user: User, message_id: int, channel_id: int | None) -> tuple[Message, bool]:
