@@ -1,5 +1,6 @@
 """What the chat services share: content rules, idempotent sends, redaction, counters."""
 
+import threading
 from collections import defaultdict
 from typing import Any, TypeVar
 
@@ -104,13 +105,29 @@ def membership_for(user: User, channel_id: int, *, not_member: str) -> Membershi
 # Members' `unread` counters after channel messages go out at most this often per channel:
 # in a busy channel each message would otherwise cost every online member a recount.
 CHANNEL_UNREAD_EVERY = 0.5
+# Per channel with a recount pending: the authors whose messages it covers so far.
+_pending_authors: dict[int, set[int]] = {}
+_pending_lock = threading.Lock()
 
 
 def channel_readers_changed(channel_id: int, *, except_user_id: int) -> None:
-    def publish_counters() -> None:
-        member_ids = Membership.objects.filter(channel_id=channel_id).exclude(user_id=except_user_id)
-        unread_publish(user_ids=member_ids.values_list("user_id", flat=True))
+    """After commit, the channel's members get fresh counters, coalesced per channel: all
+    but `except_user_id` (whose own message it was) unless other authors' changes joined in."""
 
-    # Keyed by author too, so merged calls agree on whose counters did not change.
-    key = f"chat.unread:{channel_id}:{except_user_id}"
-    transaction.on_commit(lambda: debounce(key, CHANNEL_UNREAD_EVERY, publish_counters), robust=True)
+    def publish_counters() -> None:
+        with _pending_lock:
+            authors = _pending_authors.pop(channel_id, set())
+        if not authors:
+            return  # an earlier run that started after these commits covered them
+        members = Membership.objects.filter(channel_id=channel_id)
+        if len(authors) == 1:
+            # Only the author's own messages changed: their counters did not.
+            members = members.exclude(user_id=next(iter(authors)))
+        unread_publish(user_ids=members.values_list("user_id", flat=True))
+
+    def schedule() -> None:
+        with _pending_lock:
+            _pending_authors.setdefault(channel_id, set()).add(except_user_id)
+        debounce(f"chat.unread:{channel_id}", CHANNEL_UNREAD_EVERY, publish_counters)
+
+    transaction.on_commit(schedule, robust=True)

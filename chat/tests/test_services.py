@@ -438,6 +438,60 @@ def test_unread_counts_others_messages_after_the_mark_not_deleted(general, ann, 
     assert unread_for_user(user=ann)["channels"] == {str(general.pk): 1}
 
 
+def test_unread_counts_stay_exact_through_edits_deletes_restores_and_read_marks(general, ann, ben, cat, mod):
+    """The counters come from message numbers and read marks; compare them with counting
+    the unread messages themselves after every kind of change."""
+    join(cat, general)
+    members = [ann, ben, cat]
+
+    def counted(user):
+        mark = Membership.objects.get(channel=general, user=user).last_read_seq
+        others = Message.objects.filter(channel=general, seq__gt=mark, deleted_at=None).exclude(author=user)
+        return others.count()
+
+    def check():
+        for user in members:
+            assert unread_for_user(user=user)["channels"] == {str(general.pk): counted(user)}
+
+    sent = [send(members[i % 3], general, f"m{i}") for i in range(9)]
+    check()
+    services.message_update(user=ann, message_id=sent[0].pk, body="edited")
+    services.message_delete(user=ben, message_id=sent[1].pk)
+    services.message_delete(user=mod, message_id=sent[3].pk)
+    check()
+    services.channel_mark_read(user=cat, channel_id=general.pk, seq=sent[4].seq)
+    services.channel_mark_read(user=ben, channel_id=general.pk, seq=sent[1].seq)  # a deleted message's seq
+    check()
+    services.message_restore(user=mod, message_id=sent[1].pk)
+    sent += [send(cat, general), send(ann, general)]
+    services.message_delete(user=cat, message_id=sent[-2].pk)
+    check()
+    services.channel_mark_read(user=ann, channel_id=general.pk)
+    check()
+    assert [m.number for m in Message.objects.filter(channel=general).order_by("seq")] == list(range(1, 12))
+
+
+def test_a_removed_member_cannot_post_the_next_message(general, secret, ann, ben):
+    send(ben, general)
+    services.channel_member_remove(user=ben, channel_id=general.pk, member_id=ben.pk)
+    with pytest.raises(Forbidden):
+        send(ben, general)
+    join(ben, secret)
+    send(ben, secret)
+    services.channel_member_remove(user=ann, channel_id=secret.pk, member_id=ben.pk)
+    with pytest.raises(NotFound):
+        send(ben, secret)
+    assert Message.objects.filter(author=ben).count() == 2
+
+
+def test_archiving_refuses_the_next_message_and_unarchiving_accepts_it(general, ann, mod):
+    services.channel_update(user=mod, channel_id=general.pk, is_archived=True)
+    with pytest.raises(Forbidden):
+        send(ann, general)
+    services.channel_update(user=mod, channel_id=general.pk, is_archived=False)
+    assert send(ann, general).number == 1
+
+
 def test_channel_mark_read_moves_forward_publishes_read_and_unread(general, ann, ben, published, committed):
     for _ in range(3):
         send(ann, general)
