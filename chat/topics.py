@@ -113,12 +113,15 @@ class ChatHandler(TopicHandler):
         argument = ctx.argument or ""
         if not (argument.isascii() and argument.isdigit() and len(argument) <= 18):
             raise NotFound("No such channel.")
-        channel = selectors.channel_get(channel_id=int(argument))
+        if ctx.user is None:
+            selectors.channel_get(channel_id=int(argument))  # not_found comes before unauthorized
         user = _user(ctx)
         membership: Membership | None
         try:
-            membership, _ = services.channel_join(user=user, channel_id=channel.pk)
+            membership, _ = services.channel_join(user=user, channel_id=int(argument))
+            channel = membership.channel
         except Forbidden:
+            channel = selectors.channel_get(channel_id=int(argument))
             if channel.is_private or not channel.is_archived:
                 raise
             membership = None  # reading an archived public channel

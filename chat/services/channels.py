@@ -119,12 +119,13 @@ def channel_join(*, user: User, channel_id: int) -> tuple[Membership, bool]:
     channel, Forbidden for a private channel they are not in or an archived one.
     Sends the joiner's inbox fresh `unread` counters after commit.
     """
+    # A member (every join but the first) costs this one query.
+    membership = Membership.objects.filter(channel_id=channel_id, user=user).select_related("channel").first()
+    if membership is not None:
+        return membership, False
     channel = Channel.objects.filter(pk=channel_id).first()
     if channel is None:
         raise NotFound("No such channel.")
-    membership = Membership.objects.filter(channel=channel, user=user).select_related("channel").first()
-    if membership is not None:
-        return membership, False
     if channel.is_private:
         raise Forbidden("This channel is private; ask one of its admins to add you.")
     if channel.is_archived:
