@@ -142,7 +142,8 @@ def _between(user_id: int, other_id: int) -> Q:
 
 
 def _dm_counts_as_unread() -> Q:
-    """Unread DMs: not read, not deleted, and from a current friend of the recipient."""
+    """Unread DMs: not read, not deleted, and from a current friend of the recipient
+    (also written in raw SQL in `_dm_unread_rows`: change both)."""
     return Q(
         Exists(Follow.objects.filter(follower_id=OuterRef("sender_id"), followee_id=OuterRef("recipient_id"))),
         Exists(Follow.objects.filter(follower_id=OuterRef("recipient_id"), followee_id=OuterRef("sender_id"))),
@@ -255,7 +256,7 @@ def conversation_entries(*, friends: list[User]) -> list[dict[str, Any]]:
 
 def unread_counts(*, user_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Chat's inbox counters of each user (the core merges them into `unread`), in two
-    queries whatever their number (per 500 users).
+    queries per 500 users.
 
     `{"dms": unread DMs from friends, "dms_by_user": {"<friend id>": n}, "channels":
     {"<id>": n}}`: `dms_by_user` lists only the friends with unread messages
@@ -268,20 +269,34 @@ def unread_counts(*, user_ids: list[int]) -> dict[int, dict[str, Any]]:
         return counts
     ids = list(counts)
     for start in range(0, len(ids), UNREAD_CHUNK):
-        for user_id, channel_id, unread in _channel_unread_rows(ids[start : start + UNREAD_CHUNK]):
+        chunk = ids[start : start + UNREAD_CHUNK]
+        for user_id, channel_id, unread in _channel_unread_rows(chunk):
             counts[user_id]["channels"][str(channel_id)] = unread
-    dms = (
-        DirectMessage.objects.filter(_dm_counts_as_unread(), recipient_id__in=counts)
-        .order_by()
-        .values("recipient_id", "sender_id")
-        .annotate(n=Count("pk"))
-        .order_by("recipient_id", "sender_id")
-        .values_list("recipient_id", "sender_id", "n")
-    )
-    for user_id, sender_id, unread in dms:
-        counts[user_id]["dms"] += unread
-        counts[user_id]["dms_by_user"][str(sender_id)] = unread
+        for user_id, sender_id, unread in _dm_unread_rows(chunk):
+            counts[user_id]["dms"] += unread
+            counts[user_id]["dms_by_user"][str(sender_id)] = unread
     return counts
+
+
+def _dm_unread_rows(user_ids: list[int]) -> list[tuple[int, int, int]]:
+    """(recipient id, sender id, unread) for these recipients: `_dm_counts_as_unread` in raw
+    SQL (the same rule; the ORM took about 2 ms to compile it, the database 0.1 ms to run it)."""
+    quote = connection.ops.quote_name
+    dm, user, follow = (quote(model._meta.db_table) for model in (DirectMessage, User, Follow))
+    sql = (
+        "SELECT d.recipient_id, d.sender_id, COUNT(*) "  # noqa: S608 (table names only; values are parameters)
+        f"FROM {dm} AS d JOIN {user} AS s ON s.id = d.sender_id "
+        f"WHERE d.recipient_id IN ({', '.join(['%s'] * len(user_ids))}) "
+        "AND d.read_at IS NULL AND d.deleted_at IS NULL AND s.is_active = %s "
+        f"AND EXISTS (SELECT 1 FROM {follow} AS f "
+        "WHERE f.follower_id = d.sender_id AND f.followee_id = d.recipient_id) "
+        f"AND EXISTS (SELECT 1 FROM {follow} AS b "
+        "WHERE b.follower_id = d.recipient_id AND b.followee_id = d.sender_id) "
+        "GROUP BY d.recipient_id, d.sender_id ORDER BY d.recipient_id, d.sender_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*user_ids, True])
+        return [(int(recipient), int(sender), int(unread)) for recipient, sender, unread in cursor.fetchall()]
 
 
 def channel_unread_count(*, membership: Membership) -> int:
