@@ -4,9 +4,11 @@
 Thin: each send event is a row of a table, its payload validated by the serializer
 the matching REST endpoint uses and handled by one service; the services check
 existence, permission and content, in that order. Typing runs on the event loop from
-the state cached at join, without the database.
+the state cached at join, without the database; message sends are group-committed.
 """
 
+import asyncio
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ from chat.api.serializers import (
     MessageRefSerializer,
     TypingSerializer,
 )
-from chat.models import Membership
+from chat.models import Membership, Message
 from chat.payloads import channel_data, dm_data, message_data
 from config.errors import Forbidden, NotFound
 from realtime.api import (
@@ -33,6 +35,7 @@ from realtime.api import (
     Joined,
     SendContext,
     TopicHandler,
+    db_call,
     inbox_topic,
     online_user_ids,
     publish,
@@ -57,10 +60,58 @@ class ChatState:
     is_member: bool
 
 
-def _message_create(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
-    message, _ = services.message_create(
+class GroupCommit:
+    """Message sends that arrive while the database thread writes a batch go together in the
+    next one (`message_create_many`: one transaction, one trip to the thread). Each sender
+    is answered after the commit of its own batch. When sends come one at a time, each is
+    a batch of one and waits for nothing.
+    """
+
+    # Sends per transaction: bounds how long one batch holds the database thread.
+    MAX_BATCH = 100
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[services.MessageSend, asyncio.Future[Any]]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def submit(self, send: services.MessageSend) -> tuple[Message, bool]:
+        future: asyncio.Future[tuple[Message, bool]] = asyncio.get_running_loop().create_future()
+        self.waiting.append((send, future))
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[: self.MAX_BATCH], self.waiting[self.MAX_BATCH :]
+                sends = [send for send, _ in batch]
+                try:
+                    results = await db_call(services.message_create_many)(sends=sends)
+                except Exception as error:  # the thread itself failed: every sender is told
+                    results = [error] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # the sender went away; its message stands (client_id)
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self.writer = None
+
+
+# One per event loop (a server process has one; tests start several).
+_group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit] = weakref.WeakKeyDictionary()
+
+
+async def _message_create(ctx: SendContext, data: dict[str, Any]) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    group_commit = _group_commits.get(loop) or _group_commits.setdefault(loop, GroupCommit())
+    send = services.MessageSend(
         user=_user(ctx), channel_id=ctx.state.channel_id, body=data["body"], client_id=data.get("client_id", "")
     )
+    message, _ = await group_commit.submit(send)
     return {"message": message_data(message)}
 
 
@@ -102,7 +153,7 @@ class ChatHandler(TopicHandler):
     replayable = True
     presence = True
     events = {
-        "message.create": Event(_message_create, MessageCreateSerializer),
+        "message.create": Event(_message_create, MessageCreateSerializer, inline=True),
         "message.update": Event(_message_update, MessageChangeSerializer),
         "message.delete": Event(_message_delete, MessageRefSerializer),
         "read": Event(_read, ChannelReadSerializer),

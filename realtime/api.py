@@ -7,6 +7,7 @@ Import rules (`.importlinter`, checked by bin/test) keep every other module priv
 """
 
 from realtime.auth import user_changed
+from realtime.db import db_call
 from realtime.hub import online_user_ids, presence_state, present_members
 from realtime.inbox import (
     InboxPart,
@@ -39,6 +40,7 @@ __all__ = [
     "PresenceState",
     "SendContext",
     "TopicHandler",
+    "db_call",
     "debounce",
     "disconnect_user",
     "inbox_topic",

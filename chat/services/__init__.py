@@ -16,10 +16,18 @@ from chat.services.channels import (
     channel_update,
 )
 from chat.services.direct import dm_delete, dm_mark_read, dm_send, dm_update
-from chat.services.messages import message_create, message_delete, message_restore, message_update
+from chat.services.messages import (
+    MessageSend,
+    message_create,
+    message_create_many,
+    message_delete,
+    message_restore,
+    message_update,
+)
 from chat.services.presence import presence_announce
 
 __all__ = [
+    "MessageSend",
     "channel_create",
     "channel_join",
     "channel_mark_read",
@@ -31,6 +39,7 @@ __all__ = [
     "dm_send",
     "dm_update",
     "message_create",
+    "message_create_many",
     "message_delete",
     "message_restore",
     "message_update",

@@ -1,5 +1,8 @@
 """Channel messages: post, edit, delete and restore, each published on `chat:<id>`."""
 
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
@@ -17,8 +20,10 @@ from chat.services.common import (
     membership_for,
     redact,
 )
-from config.errors import Conflict, Forbidden, NotFound
+from config.errors import Conflict, Forbidden, NotFound, ServiceError
 from realtime.api import publish
+
+logger = logging.getLogger(__name__)
 
 
 def _existing_message(user: User, client_id: str, channel_id: int) -> Message | None:
@@ -64,6 +69,51 @@ def message_create(*, user: User, channel_id: int, body: str, client_id: str) ->
         # Every check passes now: the membership, the archive flag or a racing resend
         # changed in between. Once more, with the checks made again by the insert.
     raise Conflict("The channel changed while posting; send again.")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSend:
+    """The arguments of one `message_create`."""
+
+    user: User
+    channel_id: int
+    body: str
+    client_id: str
+
+
+def message_create_many(*, sends: Sequence[MessageSend]) -> list[tuple[Message, bool] | Exception]:
+    """`message_create` for each send, committed together (group commit): for each, in the
+    order given, what `message_create` returned or the exception it raised.
+
+    One transaction instead of one per send; a refused send (a domain error) stores nothing
+    and the others still commit. Sends are written in channel order (arrival order within
+    a channel), so two processes' batches take the channels' stream rows in the same order
+    and cannot deadlock. Nothing is published before the commit. A batch that fails
+    otherwise (a database error, a failed commit) is retried one send at a time, which the
+    client_id makes safe: a send that did commit is found, not stored twice.
+    """
+    try:
+        with transaction.atomic():
+            done: dict[int, tuple[Message, bool] | Exception] = {}
+            for index in sorted(range(len(sends)), key=lambda index: sends[index].channel_id):
+                try:
+                    done[index] = _create(sends[index])
+                except ServiceError as error:
+                    done[index] = error
+        return [done[index] for index in range(len(sends))]
+    except Exception:
+        logger.warning("A batch of %d messages failed; retrying each alone", len(sends), exc_info=True)
+    results: list[tuple[Message, bool] | Exception] = []
+    for send in sends:
+        try:
+            results.append(_create(send))
+        except Exception as error:  # that send's own failure, for its sender alone
+            results.append(error)
+    return results
+
+
+def _create(send: MessageSend) -> tuple[Message, bool]:
+    return message_create(user=send.user, channel_id=send.channel_id, body=send.body, client_id=send.client_id)
 
 
 def _post(*, user: User, channel_id: int, body: str, client_id: str) -> Message:

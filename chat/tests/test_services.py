@@ -832,3 +832,41 @@ def test_ending_a_friendship_refreshes_both_unread_counters(ann, ben, friends, p
     assert published.of(f"inbox:{ben.pk}", "unread") == [
         {"dms": 0, "dms_by_user": {}, "notifications": 0, "channels": {}}
     ]
+
+
+# -- group commit ----------------------------------------------------------------
+
+
+def test_message_create_many_commits_the_accepted_and_answers_each(general, secret, ann, ben, cat):
+    services.message_create(user=ann, channel_id=secret.pk, body="elsewhere", client_id="taken")
+    sends = [
+        services.MessageSend(user=ann, channel_id=general.pk, body="one", client_id="a1"),
+        services.MessageSend(user=cat, channel_id=general.pk, body="not a member", client_id="c1"),
+        services.MessageSend(user=ann, channel_id=general.pk, body="used", client_id="taken"),
+        services.MessageSend(user=ben, channel_id=general.pk, body=" ", client_id="b1"),
+        services.MessageSend(user=ben, channel_id=general.pk, body="two", client_id="b2"),
+        services.MessageSend(user=ann, channel_id=general.pk, body="one again", client_id="a1"),
+    ]
+    one, not_member, conflict, blank, two, resend = services.message_create_many(sends=sends)
+
+    assert isinstance(not_member, Forbidden) and isinstance(conflict, Conflict) and isinstance(blank, Invalid)
+    assert one[1] and two[1] and not resend[1] and resend[0].pk == one[0].pk
+    assert [(m.body, m.seq, m.number) for m in Message.objects.filter(channel=general).order_by("seq")] == [
+        ("one", 1, 1),
+        ("two", 2, 2),
+    ]
+    assert stream(f"chat:{general.pk}") == [(1, "message.created"), (2, "message.created")]
+
+
+def test_message_create_many_retries_each_alone_when_the_batch_fails(general, ann, ben):
+    unsaved = UserFactory.build()  # a database error deep in the batch (an unsaved author)
+    sends = [
+        services.MessageSend(user=ann, channel_id=general.pk, body="one", client_id="a1"),
+        services.MessageSend(user=unsaved, channel_id=general.pk, body="bad", client_id="x"),
+        services.MessageSend(user=ben, channel_id=general.pk, body="two", client_id="b1"),
+    ]
+    one, failed, two = services.message_create_many(sends=sends)
+
+    assert isinstance(failed, Exception) and one[1] and two[1]
+    assert sorted(Message.objects.values_list("client_id", flat=True)) == ["a1", "b1"]
+    assert [seq for seq, _ in stream(f"chat:{general.pk}")] == [1, 2]

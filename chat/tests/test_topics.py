@@ -638,3 +638,34 @@ async def test_resuming_after_a_delete_never_replays_the_text(world):
     assert "mistake" not in str(reply)
     assert reply["unread"]["dms"] == 0
     await close(ben)
+
+
+async def test_sends_arriving_together_are_committed_together_each_answered(world):
+    """Group commit: every send of a burst gets its own reply after its commit; a refused
+    one gets its error and the others still go through, each message stored once."""
+    w = await world
+    await run(services.message_create, user=w.ann, channel_id=w.secret.pk, body="elsewhere", client_id="taken")
+    topic = f"chat:{w.general.pk}"
+    (ann, _), (ann_phone, _), (ben, _) = [await joined(user, topic) for user in (w.ann, w.ann, w.ben)]
+    sends = [(client, f"m{i}-{n}") for n in range(3) for i, client in enumerate((ann, ann_phone, ben))]
+    refs = [
+        await client.send(op="send", topic=topic, event="message.create", payload={"body": cid, "client_id": cid})
+        for client, cid in [*sends, (ann, "taken")]
+    ]
+
+    replies = []
+    for (client, _), ref in zip([*sends, (ann, "taken")], refs, strict=True):
+        while not any(message.get("ref") == ref for message in client.backlog):
+            client.backlog.append(await client.receive())
+        replies.append(next(message for message in client.backlog if message.get("ref") == ref))
+    *accepted, refused = replies
+    assert refused["error"]["code"] == "conflict"
+    assert all(reply["ok"] for reply in accepted), accepted
+    assert sorted(reply["payload"]["message"]["client_id"] for reply in accepted) == sorted(cid for _, cid in sends)
+    seqs = sorted(reply["payload"]["message"]["seq"] for reply in accepted)
+    assert seqs == list(range(seqs[0], seqs[0] + len(sends)))
+    stored = await run(lambda: sorted(Message.objects.filter(channel=w.general).values_list("client_id", flat=True)))
+    assert stored == sorted(cid for _, cid in sends)
+    created = await arrived(ben, "message.created")
+    assert sorted(frame["seq"] for frame in created) == seqs
+    await close(ann, ann_phone, ben)
