@@ -79,6 +79,18 @@ def channel_get_for_user(*, user: User, channel_id: int) -> Channel:
     return channel
 
 
+def channel_member_ids(*, channel_id: int) -> list[int]:
+    """The ids of a channel's members (for their counters; not scoped: callers are services).
+
+    Raw SQL: it runs after nearly every message, and the ORM took ten times longer to
+    compile it than the database to answer it.
+    """
+    table = connection.ops.quote_name(Membership._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT user_id FROM {table} WHERE channel_id = %s", [channel_id])  # noqa: S608 (a table name)
+        return [int(user_id) for (user_id,) in cursor.fetchall()]
+
+
 def channel_member_list(*, user: User, channel_id: int) -> QuerySet[Membership]:
     """Members of a channel the user may see, oldest first; NotFound otherwise."""
     channel = channel_get_for_user(user=user, channel_id=channel_id)

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 
 from accounts.models import User
+from chat import selectors
 from chat.models import (
     BODY_MAX_LENGTH,
     CHANNEL_DESCRIPTION_MAX_LENGTH,
@@ -119,11 +120,11 @@ def channel_readers_changed(channel_id: int, *, except_user_id: int) -> None:
             authors = _pending_authors.pop(channel_id, set())
         if not authors:
             return  # an earlier run that started after these commits covered them
-        members = Membership.objects.filter(channel_id=channel_id)
+        members = selectors.channel_member_ids(channel_id=channel_id)
         if len(authors) == 1:
             # Only the author's own messages changed: their counters did not.
-            members = members.exclude(user_id=next(iter(authors)))
-        unread_publish(user_ids=members.values_list("user_id", flat=True))
+            members = [user_id for user_id in members if user_id not in authors]
+        unread_publish(user_ids=members)
 
     def schedule() -> None:
         with _pending_lock:
