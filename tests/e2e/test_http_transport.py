@@ -34,6 +34,7 @@ class HttpPeer:
         self.http = http
         self.session = session
         self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.skipped: list[dict[str, Any]] = []
         self.close: int | None = None
         self.last_id = 0
         self.reader: asyncio.Task[None] | None = None
@@ -91,11 +92,18 @@ class HttpPeer:
         return await self.next(lambda f: f.get("ref") == frame["ref"])
 
     async def next(self, where: Any, timeout: float = 10) -> dict[str, Any]:
+        """The first frame matching `where`; the others are kept for later calls (a topic's
+        event may come before the reply to the send that published it)."""
+        for frame in self.skipped:
+            if where(frame):
+                self.skipped.remove(frame)
+                return frame
         deadline = time.monotonic() + timeout
         while True:
             frame = await asyncio.wait_for(self.frames.get(), max(0.01, deadline - time.monotonic()))
             if where(frame):
                 return frame
+            self.skipped.append(frame)
 
 
 @pytest.mark.parametrize("kind", ["uvicorn", "daphne"])
