@@ -396,7 +396,7 @@ class WebSocketConnection(Connection):
             return
         identity, token_error = await self._identify()
         await self._send({"type": "websocket.accept"})
-        self._raw = raw_writer_for(self._server_send)
+        self._raw = raw_writer_for(self._server_send, settings.REALTIME_MAX_BUFFERED_BYTES)
         if token_error:
             # A bad ?token= is never downgraded to anonymous (protocol section 1).
             await self._send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})
@@ -442,13 +442,9 @@ class WebSocketConnection(Connection):
         if self.closed:
             return
         raw = self._raw
-        if raw is not None and not self._writing:
-            if wire is None:
-                wire = text_frame(frame.encode())
-            if raw.buffered() + len(wire) > settings.REALTIME_MAX_BUFFERED_BYTES:
+        if raw is not None:  # (with a raw writer, only a close goes through the outbox)
+            if not raw.send(text_frame(frame.encode()) if wire is None else wire):
                 self._drop_slow_reader()
-            else:
-                raw.write(wire)  # a closing socket takes nothing; its disconnect ends run()
             return
         self._outbox.append(frame)
         self._outbox_bytes += len(frame)
@@ -468,7 +464,7 @@ class WebSocketConnection(Connection):
                 item = self._outbox.popleft()
                 if isinstance(item, tuple):
                     code = item[1]
-                    if self._raw is not None and self._raw.close is not None and not _asgi_closable(code):
+                    if self._raw is not None and self._raw.can_close_any_code and not _asgi_closable(code):
                         self._raw.close(code)
                     else:
                         await self._server_send({"type": "websocket.close", "code": code})

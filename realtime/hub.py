@@ -230,8 +230,10 @@ class Hub:
         if not local:
             return
         wire = text_frame(frame.encode())
-        for conn_id, conn in list(local.items()):
-            if conn_id != exclude:
+        skip = local.get(exclude) if exclude is not None else None
+        # The per-recipient loop of every fan-out: keep it to one call per connection.
+        for conn in list(local.values()):
+            if conn is not skip:
                 conn.deliver(key, frame, wire)
 
     def _revoke(self, key: str, user_id: int | None, close: int | None, conn_id: str | None = None) -> None:

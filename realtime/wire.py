@@ -8,11 +8,11 @@ recipient. A `RawWriter` exists only for servers whose protocol objects we know
 (daphne, uvicorn's default websockets-sansio implementation); anywhere else the
 consumer falls back to ASGI `send`.
 
-Each writer also reports how many bytes wait unsent, which is how the consumer
-bounds a client that stops reading (daphne applies no backpressure at all).
+Each writer also refuses a frame once the connection's unsent output would pass its
+bound, which is how the consumer drops a client that stops reading (daphne applies no
+backpressure at all).
 """
 
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -30,81 +30,135 @@ def text_frame(payload: bytes) -> bytes:
 
 
 class RawWriter:
-    """Writes prepared frames to one connection's transport while its WebSocket is open."""
+    """Writes prepared frames to one connection's socket while its WebSocket is open.
 
-    __slots__ = ("abort", "buffered", "close", "is_open", "transport")
+    One subclass per server; `send` is the whole per-recipient write of a fan-out (no
+    further Python calls), so keep it short.
+    """
 
-    def __init__(
-        self,
-        transport: Any,
-        is_open: Callable[[], bool],
-        buffered: Callable[[], int],
-        abort: Callable[[], None],
-        close: Callable[[int], None] | None = None,
-    ) -> None:
+    __slots__ = ("limit", "protocol", "transport")
+    # Starts the closing handshake with a code the server's own close refuses
+    # (False: ASGI's websocket.close takes every code).
+    can_close_any_code = False
+
+    def __init__(self, protocol: Any, transport: Any, limit: int) -> None:
+        self.protocol = protocol
         self.transport = transport
-        self.is_open = is_open
-        self.buffered = buffered
-        self.abort = abort
-        # Starts the closing handshake with a code the server's own close refuses
-        # (None: ASGI's websocket.close takes every code).
-        self.close = close
+        # Unsent bytes past which the client counts as not reading (REALTIME_MAX_BUFFERED_BYTES).
+        self.limit = limit
 
-    def write(self, frame: bytes) -> bool:
-        """Writes the frame; False when the WebSocket is no longer open (nothing written)."""
-        if not self.is_open():
-            return False
-        self.transport.write(frame)
-        return True
+    def send(self, frame: bytes) -> bool:
+        """Writes the frame (nothing once the WebSocket is closing); False, with nothing
+        written, when the connection's unsent output would pass the limit."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Drops the TCP connection at once, unsent output and all."""
+        raise NotImplementedError
+
+    def close(self, code: int) -> None:
+        raise NotImplementedError
 
 
-def raw_writer_for(send: Any) -> RawWriter | None:
+def raw_writer_for(send: Any, limit: int) -> RawWriter | None:
     """A RawWriter for the connection behind an ASGI server's `send`, or None if unknown."""
     if isinstance(send, partial) and send.args:
-        return _daphne(send.args[0])
+        return _daphne(send.args[0], limit)
     server_protocol = getattr(send, "__self__", None)
     if server_protocol is not None and type(server_protocol).__module__.startswith("uvicorn.protocols.websockets"):
-        return _uvicorn_sansio(server_protocol)
+        return _uvicorn_sansio(server_protocol, limit)
     return None
 
 
-def _daphne(protocol: Any) -> RawWriter | None:
-    # daphne's send is partial(Server.handle_reply, protocol); the protocol is autobahn's.
-    transport = getattr(protocol, "transport", None)
-    if transport is None or not hasattr(protocol, "STATE_OPEN") or not hasattr(transport, "dataBuffer"):
-        return None
+class DaphneWriter(RawWriter):
+    """daphne: autobahn's protocol on a Twisted TCP transport.
 
-    def buffered() -> int:
-        # Twisted keeps unsent bytes in dataBuffer (from offset) plus a list of pending writes.
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    Twisted's `write` only buffers and registers the socket with the reactor; its asyncio
+    reactor then adds the file descriptor to epoll, writes on the next loop turn and removes
+    it again: two `epoll_ctl` calls and a loop callback per frame, most of daphne's fan-out
+    cost. When Twisted has nothing buffered, the frame goes straight to the non-blocking
+    socket instead (what uvloop's `write` does); only what the kernel does not take, and
+    every frame behind it, goes through Twisted's buffer, so the order holds.
+    """
 
-    return RawWriter(
-        transport,
-        is_open=lambda: protocol.state == protocol.STATE_OPEN,
-        buffered=buffered,
-        abort=lambda: protocol.dropConnection(abort=True),
+    __slots__ = ()
+    can_close_any_code = True
+
+    def send(self, frame: bytes) -> bool:
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN:
+            return True
+        transport = self.transport
+        pending = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        if not pending and transport.connected and not transport.disconnecting:
+            try:
+                sent = transport.socket.send(frame)
+            except OSError:
+                # Full (EAGAIN) or broken: Twisted's own write below retries, or meets the
+                # error and loses the connection the way it always does.
+                sent = 0
+            if sent == len(frame):
+                return True
+            frame = frame[sent:]
+        elif pending + len(frame) > self.limit:
+            return False
+        transport.write(frame)
+        return True
+
+    def abort(self) -> None:
+        self.protocol.dropConnection(abort=True)
+
+    def close(self, code: int) -> None:
         # autobahn's sendClose (daphne's websocket.close) refuses 1001 and 1011, which the
         # protocol uses (draining, server error); its close-frame writer takes any code.
-        close=lambda code: protocol.sendCloseFrame(code=code),
-    )
+        self.protocol.sendCloseFrame(code=code)
 
 
-def _uvicorn_sansio(protocol: Any) -> RawWriter | None:
+def _daphne(protocol: Any, limit: int) -> RawWriter | None:
+    # daphne's send is partial(Server.handle_reply, protocol); the protocol is autobahn's.
     transport = getattr(protocol, "transport", None)
-    conn = getattr(protocol, "conn", None)
+    if (
+        transport is None
+        or not hasattr(protocol, "STATE_OPEN")
+        or not hasattr(transport, "dataBuffer")
+        or not hasattr(transport, "socket")
+        or getattr(transport, "TLS", False)  # bytes must go through the TLS layer
+    ):
+        return None
+    return DaphneWriter(protocol, transport, limit)
+
+
+class UvicornWriter(RawWriter):
+    """uvicorn's websockets-sansio protocol on an asyncio (uvloop) transport, whose `write`
+    already sends at once when nothing is buffered.
+
+    Every way uvicorn's protocol stops being open (the client's close, a keepalive timeout,
+    a parser error, shutdown) closes the transport, and our own close marks the connection
+    closed first, so `is_closing()` is the whole open check."""
+
+    __slots__ = ()
+
+    def send(self, frame: bytes) -> bool:
+        transport = self.transport
+        if transport.is_closing():
+            return True
+        if transport.get_write_buffer_size() + len(frame) > self.limit:
+            return False
+        transport.write(frame)
+        return True
+
+    def abort(self) -> None:
+        self.transport.abort()
+
+
+def _uvicorn_sansio(protocol: Any, limit: int) -> RawWriter | None:
+    transport = getattr(protocol, "transport", None)
     # uvloop's transports are not asyncio.Transport subclasses; check for what is used.
     if (
         transport is None
         or not hasattr(transport, "get_write_buffer_size")
-        or conn is None
+        or getattr(protocol, "conn", None) is None
         or not hasattr(protocol, "close_sent")
     ):
         return None
-    from websockets.protocol import State
-
-    return RawWriter(
-        transport,
-        is_open=lambda: not protocol.close_sent and conn.state is State.OPEN and not transport.is_closing(),
-        buffered=transport.get_write_buffer_size,
-        abort=transport.abort,
-    )
+    return UvicornWriter(protocol, transport, limit)
