@@ -9,8 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models.
 django_http = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import path  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from config.health import HealthEndpoint  # noqa: E402
 from realtime.consumer import RealtimeConsumer  # noqa: E402
@@ -23,7 +22,7 @@ application = ProtocolTypeRouter(
         # A tus upload's PATCH streams its body to storage (uploads.asgi); Django buffers bodies.
         # /rt/* is protocol v1 over HTTP (realtime.transport_http) where WebSocket is blocked.
         "http": HealthEndpoint(HttpTransport(TusPatchRoute(django_http))),
-        # django.urls.path is typed for views; Channels routes ASGI applications with it.
-        "websocket": realtime_middleware(URLRouter([path("ws/", RealtimeConsumer())])),  # type: ignore[arg-type]
+        # The only WebSocket route, /ws/, is checked by the realtime middleware.
+        "websocket": realtime_middleware(RealtimeConsumer()),
     }
 )

@@ -1,12 +1,12 @@
-"""ASGI middleware in front of the realtime consumer: the origin check."""
+"""ASGI middleware in front of the realtime consumer: the path and origin check."""
 
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
 Scope = dict[str, Any]
-SERVER_SEND = "realtime.server_send"
 
 
 def normalise_origin(origin: str) -> str | None:
@@ -33,24 +33,40 @@ def origin_allowed(scope: Scope) -> bool:
 
 
 class OriginValidator:
-    """Refuses a WebSocket handshake from a foreign origin with HTTP 403, before anything else runs.
+    """Refuses a WebSocket handshake from a foreign origin, or on any path but /ws/, with
+    HTTP 403, before anything else runs.
 
     Channels' own validators compare the host only and refuse clients without an
-    Origin header, which the protocol allows.
+    Origin header, which the protocol allows. The path is checked here rather than by
+    Channels' URLRouter, which keeps a copy of the scope (and one more coroutine) alive for
+    the whole life of every connection.
     """
+
+    # An ASGI 3 application although __call__ is not `async def` (asgiref's marker).
+    _asgi_single_callable = True
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket" and not origin_allowed(scope):
-            message = await receive()
-            if message["type"] == "websocket.connect":
-                await send({"type": "websocket.close", "code": 4403})
-            return
-        # The server's own send callable, before other middleware wraps it: the consumer
-        # reads daphne's write buffer through it (see Connection._transport_buffered).
-        await self.app({**scope, SERVER_SEND: send}, receive, send)
+    def __call__(self, scope: Scope, receive: Any, send: Any) -> Awaitable[None]:
+        # A plain function returning the application's coroutine: no frame of ours stays
+        # alive under every open connection. The server's own `send` is passed on unwrapped:
+        # the consumer writes to the socket behind it (realtime.wire).
+        if scope["type"] == "websocket" and not (websocket_path(scope) == "/ws/" and origin_allowed(scope)):
+            return _refuse(receive, send)
+        return self.app(scope, receive, send)
+
+
+def websocket_path(scope: Scope) -> str:
+    """The handshake's path below the server's root path."""
+    path: str = scope.get("path", "")
+    return path.removeprefix(scope.get("root_path", ""))
+
+
+async def _refuse(receive: Any, send: Any) -> None:
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": 4403})
 
 
 def realtime_middleware(app: Any) -> Any:
