@@ -1566,7 +1566,7 @@ def main() -> None:
         servers.ensure_peer_installed()
 
     if args.profile and not Path(args.profile).exists():
-        parser.error(f"--profile: {args.profile} not found (pip install py-spy)")
+        parser.error(f"--profile: {args.profile} not found (bin/setup dev installs it)")
 
     # SIGTERM unwinds like Ctrl-C, so every started process is stopped and databases dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
