@@ -47,17 +47,24 @@ class Meter:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self.started = 0.0
+        self.cpu_before = 0.0
+
+    def cpu(self) -> float:
+        info: dict[str, Any] = self.client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
     def start(self) -> None:
         self.client.config_resetstat()
         self.started = time.monotonic()
+        self.cpu_before = self.cpu()
 
     def stop(self) -> dict[str, Any]:
         seconds = time.monotonic() - self.started
         stats = commandstats(self.client)
         # CONFIG RESETSTAT is ours (this INFO is not counted yet; the servers' INFO calls are).
         stats.pop("config|resetstat", None)
-        return {"seconds": seconds, "commands": sum(stats.values()), "by_command": stats}
+        cpu = self.cpu() - self.cpu_before
+        return {"seconds": seconds, "commands": sum(stats.values()), "redis_cpu_us": cpu * 1e6, "by_command": stats}
 
 
 async def connect(url: str, token: str) -> Any:
@@ -89,6 +96,7 @@ async def drain(socket: Any) -> None:
 def per(figures: dict[str, Any], divisor: float) -> dict[str, Any]:
     return {
         "commands": round(figures["commands"] / divisor, 2),
+        "redis_cpu_us": round(figures["redis_cpu_us"] / divisor, 1),
         "by_command": {name: round(calls / divisor, 3) for name, calls in sorted(figures["by_command"].items())},
     }
 
@@ -132,7 +140,12 @@ async def measure(args: argparse.Namespace, urls: list[str], seed: dict[str, Any
     await asyncio.sleep(0.5)
     published = meter.stop()
     idle_rate = idle["commands"] / idle["seconds"]
-    published_net = {**published, "commands": published["commands"] - idle_rate * published["seconds"]}
+    idle_cpu = idle["redis_cpu_us"] / idle["seconds"]
+    published_net = {
+        **published,
+        "commands": published["commands"] - idle_rate * published["seconds"],
+        "redis_cpu_us": published["redis_cpu_us"] - idle_cpu * published["seconds"],
+    }
 
     for task in readers:
         task.cancel()

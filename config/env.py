@@ -146,11 +146,16 @@ class Env:
         except Exception as error:
             raise ImproperlyConfigured(f"{name} is not a valid database URL: {error}") from None
 
-    def redis_url(self, name: str) -> str | None:
+    def redis_urls(self, name: str) -> list[str]:
+        """One redis:// URL, or several separated by commas (hosts a deployment shards over)."""
         value = self.raw(name)
         if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in {"redis", "rediss", "unix"} or not (parts.hostname or parts.path):
-            raise ImproperlyConfigured(f"{name} must be a redis:// URL, got {value!r}.")
-        return value
+            return []
+        urls = [url.strip() for url in value.split(",")]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in {"redis", "rediss", "unix"} or not (parts.hostname or parts.path):
+                raise ImproperlyConfigured(f"{name} must be a redis:// URL or a comma-separated list, got {url!r}.")
+        if len(set(urls)) != len(urls):
+            raise ImproperlyConfigured(f"{name} lists a Redis host twice.")
+        return urls

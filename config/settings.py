@@ -109,7 +109,10 @@ else:
     DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.redis_url("REDIS_URL")
+# One Redis, or several (comma-separated) that the channel layer and presence shard over by
+# a hash of each group or topic; the first also holds the cache and HTTP transport sessions.
+REDIS_URLS = env.redis_urls("REDIS_URL")
+REDIS_URL = REDIS_URLS[0] if REDIS_URLS else None
 # Every Redis key and pub/sub channel of this deployment starts with it, so deployments
 # (or test runs) sharing one Redis never see each other's events or presence.
 REALTIME_REDIS_PREFIX = env.text("REALTIME_REDIS_PREFIX", "rt") or "rt"
@@ -121,7 +124,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                # Several hosts: channels-redis picks each group's host by consistent hashing.
+                "hosts": [{"address": url, "socket_timeout": None} for url in REDIS_URLS],
                 "prefix": f"{REALTIME_REDIS_PREFIX}:asgi",
             },
         }

@@ -305,8 +305,8 @@ class Connection:
                 if subscription.presence_member not in (None, member):
                     await hub.presence_remove(key, subscription.presence_member, self.conn_id)
                 subscription.presence_member = member
-                await hub.presence_add(key, member, info, self.conn_id, joined.presence_group)
-                reply.update(handler.presence_reply(key, await hub.presence_snapshot(key, include=member)))
+                snapshot = await hub.presence_join(key, member, info, self.conn_id, joined.presence_group)
+                reply.update(handler.presence_reply(key, snapshot))
         except BaseException:
             if existing is None:
                 await self._unsubscribe(subscription)

@@ -103,15 +103,15 @@ async def channel_layer_check() -> Result:
 
 
 async def presence_check() -> Result:
-    """Presence: Redis at REDIS_URL answers a PING (without REDIS_URL, in-process: ok)."""
-    url = settings.REDIS_URL
-    if not url:
+    """Presence: each Redis host of REDIS_URL answers a PING (without REDIS_URL, in-process: ok)."""
+    urls = settings.REDIS_URLS
+    if not urls:
         return {"ok": True, "backend": "local"}
     try:
-        client = _client(f"url:{url}", lambda: aioredis.Redis.from_url(url, **_probe_options()))
+        clients = [_client(f"url:{url}", partial(aioredis.Redis.from_url, url, **_probe_options())) for url in urls]
     except Exception as error:
         return {"ok": False, "backend": "redis", "error": error_text(error)}
-    return await _ping([client])
+    return await _ping(clients)
 
 
 async def close_clients() -> None:

@@ -76,8 +76,8 @@ class Hub:
         self.topics: dict[str, dict[str, Recipient]] = {}
         self.connections: dict[str, Recipient] = {}
         self.presence: LocalPresence | RedisPresence = (
-            RedisPresence(settings.REDIS_URL, settings.REALTIME_PRESENCE_TTL, settings.REALTIME_REDIS_PREFIX)
-            if settings.REDIS_URL
+            RedisPresence(settings.REDIS_URLS, settings.REALTIME_PRESENCE_TTL, settings.REALTIME_REDIS_PREFIX)
+            if settings.REDIS_URLS
             else LocalPresence()
         )
         # Presence entries this process owns: (key, member, conn_id) -> (member info, group),
@@ -329,6 +329,20 @@ class Hub:
         if first:
             self._note_presence(key, member, info, +1)
 
+    async def presence_join(
+        self, key: str, member: str, info: dict[str, Any], conn_id: str, group: str | None = None
+    ) -> "Snapshot":
+        """Records the connection's presence on the topic and returns the topic's presence with
+        the joiner in it (one Redis round trip for both); raises when presence is unreachable."""
+        handler = registry.handler_for(key)
+        pinned = handler.presence_pinned if handler is not None else ()
+        known = (key, member, conn_id) in self.presence_entries  # joining again: no arrival
+        self.presence_entries[(key, member, conn_id)] = (info, group)
+        first, snapshot = await self.presence.join(key, member, info, conn_id, group, pinned=pinned)
+        if first and not known:
+            self._note_presence(key, member, info, +1)
+        return snapshot
+
     async def presence_remove(self, key: str, member: str, conn_id: str) -> None:
         entry = self.presence_entries.pop((key, member, conn_id), None)
         if entry is None:
@@ -336,17 +350,18 @@ class Hub:
         try:
             last = await self.presence.remove(key, member, conn_id)
         except Exception:
-            # Redis is down: no longer refreshed, the entry expires there by itself.
+            # Redis is down: a heartbeat removes the entry once this process is gone, or a
+            # Redis restart took it already.
             logger.exception("Presence remove on %s failed", key)
             return
         if last:
             self._note_presence(key, member, entry[0], -1)
 
-    async def presence_snapshot(self, key: str, include: str | None = None) -> "Snapshot":
-        """The topic's presence, with `include` (the joiner) in the capped list whatever its size."""
+    async def presence_snapshot(self, key: str) -> "Snapshot":
+        """The topic's presence: a capped list (the handler's pinned members first), counts."""
         handler = registry.handler_for(key)
         pinned = handler.presence_pinned if handler is not None else ()
-        return await self.presence.snapshot(key, include=include, pinned=pinned)
+        return await self.presence.snapshot(key, pinned=pinned)
 
     async def user_connected(self, user_id: int, info: dict[str, Any], conn_id: str) -> None:
         await self.presence_add(ONLINE_KEY, f"u:{user_id}", info, conn_id)
@@ -483,11 +498,23 @@ class Hub:
         )
 
     async def _presence_upkeep(self) -> None:
-        """Refreshes this process's entries and reports members of dead processes as gone."""
-        await self.presence.refresh(list(self.presence_entries))
-        for key in {key for key, _, _ in self.presence_entries}:
-            for member, info in await self.presence.sweep(key):
-                self._note_presence(key, member, info, -1)
+        """Keeps this process alive in presence (a few Redis commands per heartbeat, whatever the
+        number of connections) and reports the members of dead processes as gone."""
+        beat = await self.presence.heartbeat()
+        for key, member, info in beat.gone:
+            self._note_presence(key, member, info, -1)
+        if (
+            beat.lost
+            and isinstance(self.presence, RedisPresence)
+            and await self.presence.server_run_id() == self._redis_run_id
+        ):
+            # Taken for dead while alive (stalled past the TTL): everyone saw these members
+            # leave, so write them back as arrivals. (After a Redis restart, which the run id
+            # shows, the watch loop writes them back without announcing instead.)
+            logger.warning("Presence: this process was taken for dead; writing its entries back")
+            for (key, member, conn_id), (info, group) in list(self.presence_entries.items()):
+                if await self.presence.add(key, member, info, conn_id, group):
+                    self._note_presence(key, member, info, +1)
 
 
 _hub: Hub | None = None
@@ -527,8 +554,8 @@ def present_members(key: str, members: Iterable[str]) -> set[str]:
     wanted = list(dict.fromkeys(members))
     if not wanted:
         return set()
-    if settings.REDIS_URL:
-        return RedisPresence.present_sync(settings.REDIS_URL, settings.REALTIME_REDIS_PREFIX, key, wanted)
+    if settings.REDIS_URLS:
+        return RedisPresence.present_sync(settings.REDIS_URLS, settings.REALTIME_REDIS_PREFIX, key, wanted)
     hub = _hub
     if hub is None or not isinstance(hub.presence, LocalPresence):
         return set()
@@ -544,11 +571,11 @@ def presence_state(key: str) -> "Snapshot":
     hub = running_hub()
     if hub is not None:
         return asyncio.run_coroutine_threadsafe(hub.presence_snapshot(key), hub.loop).result(timeout=10)
-    url = settings.REDIS_URL
-    if url:
+    urls = settings.REDIS_URLS
+    if urls:
         # No server loop in this process (a management command): a short-lived client.
         async def read() -> "Snapshot":
-            presence = RedisPresence(url, settings.REALTIME_PRESENCE_TTL, settings.REALTIME_REDIS_PREFIX)
+            presence = RedisPresence(urls, settings.REALTIME_PRESENCE_TTL, settings.REALTIME_REDIS_PREFIX)
             try:
                 handler = registry.handler_for(key)
                 return await presence.snapshot(key, pinned=handler.presence_pinned if handler else ())

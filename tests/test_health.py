@@ -119,7 +119,7 @@ async def test_health_answers_a_host_that_django_refuses(app):
 @pytest.mark.django_db(transaction=True)
 async def test_health_is_503_naming_an_unreachable_redis_without_its_password(app, settings):
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
-    settings.REDIS_URL = url
+    settings.REDIS_URL, settings.REDIS_URLS = url, [url]
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",

@@ -187,16 +187,24 @@ def test_choice_reads_case_insensitively_and_refuses_others():
         read("choice", "LOUD", "INFO", ("DEBUG", "INFO"))
 
 
-def test_redis_url_accepts_redis_urls():
+def test_redis_urls_accepts_redis_urls_and_lists_of_them():
     for value in ["redis://localhost:6379/0", "rediss://cache.internal:6380", "unix:///run/redis.sock"]:
-        assert read("redis_url", value) == value
-    assert Env({}).redis_url("VAR") is None
+        assert read("redis_urls", value) == [value]
+    assert read("redis_urls", "redis://a:6379/0, redis://b:6379/0") == ["redis://a:6379/0", "redis://b:6379/0"]
+    assert Env({}).redis_urls("VAR") == []
 
 
-@pytest.mark.parametrize("value", ["http://localhost:6379", "localhost:6379", "redis://"])
-def test_redis_url_refuses_other_urls(value):
+@pytest.mark.parametrize(
+    "value", ["http://localhost:6379", "localhost:6379", "redis://", "redis://a:6379/0,", "redis://a,http://b"]
+)
+def test_redis_urls_refuses_other_urls(value):
     with pytest.raises(ImproperlyConfigured, match=r"^VAR must be a redis:// URL"):
-        read("redis_url", value)
+        read("redis_urls", value)
+
+
+def test_redis_urls_refuses_a_host_listed_twice():
+    with pytest.raises(ImproperlyConfigured, match=r"^VAR lists a Redis host twice"):
+        read("redis_urls", "redis://a:6379/0,redis://a:6379/0")
 
 
 # The settings module itself, in fresh processes (settings are read once per process).

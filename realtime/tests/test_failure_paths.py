@@ -133,7 +133,8 @@ async def test_unread_changed_while_redis_is_down_never_breaks_the_write(make_us
     ann = await make_user("ann")
 
     def write() -> bool:
-        with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"), transaction.atomic():
+        url = f"redis://127.0.0.1:{free_port()}/0"
+        with override_settings(REDIS_URL=url, REDIS_URLS=[url]), transaction.atomic():
             publish_now("test:room", "written", {})
             unread_changed(user_ids=[ann.pk])  # runs after commit, against a Redis that is not there
         return True

@@ -1,14 +1,18 @@
-"""The presence backends: the Redis one under a burst of joins, and both alike for capped
-lists and group counts (the Redis cases need Redis; CI fails without it)."""
+"""The presence backends: the Redis one under a burst of joins, both alike for capped lists
+and group counts, and in Redis what happens when a process dies: its members drop out of
+reads within the TTL and are reported gone exactly once, at a cost per process, not per
+connection (the Redis cases need Redis; CI fails without it)."""
 
 import asyncio
 import uuid
 
 import pytest
+import redis
 from django.conf import settings
 
 from realtime import presence
 from realtime.presence import RedisPresence
+from realtime.testing import RedisServer
 
 pytestmark = pytest.mark.asyncio
 
@@ -33,7 +37,17 @@ async def keys_left(backend, key: str) -> list[bytes]:
     """The Redis keys of a topic still there (none once everyone left); [] for local presence."""
     if not isinstance(backend, RedisPresence):
         return []
-    return [name async for name in backend.redis.scan_iter(match=f"{settings.REALTIME_REDIS_PREFIX}:p:{key}:*")]
+    return [name for host in backend.hosts async for name in host.scan_iter(match=f"{backend.prefix}:p:{key}:*")]
+
+
+async def beating(seconds: float, *backends: RedisPresence) -> None:
+    """Waits `seconds` while these processes beat every 0.3 s (as the hub does every TTL/3), the
+    last beat at least 0.3 s before the end; they must find nobody gone meanwhile."""
+    for _ in range(int(seconds / 0.3) - 1):
+        await asyncio.sleep(0.3)
+        for backend in backends:
+            assert (await backend.heartbeat()).gone == []
+    await asyncio.sleep(seconds - 0.3 * (int(seconds / 0.3) - 1))
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -89,21 +103,6 @@ async def test_group_counts_follow_members_not_connections(backend_factory):
         await backend.close()
 
 
-async def test_a_swept_member_leaves_its_group_count(redis_url):
-    backend = RedisPresence(redis_url, ttl=1, prefix=settings.REALTIME_REDIS_PREFIX)
-    key = f"test:sweep{uuid.uuid4().hex[:8]}"
-    try:
-        await backend.add(key, "u:1", {"id": 1}, "dead-process-conn", "viewer")
-        assert (await backend.snapshot(key)).groups == {"viewer": 1}
-        # Nobody refreshes the entry, as when its process was killed; Redis' clock has 1 s steps.
-        await asyncio.sleep(2.1)
-        assert await backend.sweep(key) == [("u:1", {"id": 1})]
-        assert (await backend.snapshot(key)).groups == {}
-        assert await keys_left(backend, key) == []
-    finally:
-        await backend.close()
-
-
 async def test_deployments_with_different_prefixes_share_a_redis_without_seeing_each_other(redis_url):
     ours = RedisPresence(redis_url, ttl=30, prefix="shop-a")
     theirs = RedisPresence(redis_url, ttl=30, prefix="shop-b")
@@ -112,26 +111,149 @@ async def test_deployments_with_different_prefixes_share_a_redis_without_seeing_
         await ours.add(key, "u:1", {"name": "ann"}, "c1")
         assert await ours.count(key) == 1
         assert await theirs.count(key) == 0  # the same topic name, another deployment
-        assert [name async for name in ours.redis.scan_iter(match=f"shop-a:p:{key}*")]
-        assert not [name async for name in ours.redis.scan_iter(match=f"rt:p:{key}*")]
+        assert await keys_left(ours, key)
+        assert not [name async for name in ours.hosts[0].scan_iter(match=f"shop-b:p:{key}*")]
     finally:
         await ours.remove(key, "u:1", "c1")
         await ours.close()
         await theirs.close()
 
 
-async def test_refresh_keeps_a_live_member_past_its_ttl(redis_url):
-    backend = RedisPresence(redis_url, ttl=1, prefix=settings.REALTIME_REDIS_PREFIX)
-    key = f"test:refresh{uuid.uuid4().hex[:8]}"
+async def test_a_dead_process_members_leave_reads_within_the_ttl_and_are_reported_gone_once(redis_url):
+    prefix = settings.REALTIME_REDIS_PREFIX
+    dead = RedisPresence(redis_url, ttl=1, prefix=prefix)  # never beats, as when its process was killed
+    live, other = RedisPresence(redis_url, ttl=1, prefix=prefix), RedisPresence(redis_url, ttl=1, prefix=prefix)
+    key = f"test:dead{uuid.uuid4().hex[:8]}"
+    try:
+        await dead.add(key, "u:1", {"id": 1}, "dead-1", "viewer")
+        await dead.add(key, "u:2", {"id": 2}, "dead-2", "viewer")
+        await live.add(key, "u:2", {"id": 2}, "live-2", "viewer")  # u:2 has a tab on a live process too
+        await live.add(key, "u:3", {"id": 3}, "live-3", "viewer")
+        assert (await live.snapshot(key)).count == 3
+        await beating(1.2, live, other)  # past the dead process's deadline (Redis time, microseconds)
+        # Before any heartbeat removed anything, reads already leave u:1 out.
+        snapshot = await live.snapshot(key, include="u:1")
+        assert (snapshot.count, snapshot.groups) == (2, {"viewer": 2})
+        assert sorted(m["id"] for m in snapshot.members) == [2, 3]
+        assert await live.count(key) == 2
+        assert RedisPresence.present_sync(redis_url, prefix, key, ["u:1", "u:2", "u:3"]) == {"u:2", "u:3"}
+        # Both live processes beat at once: exactly one of them reports u:1, and u:2 stays.
+        beats = await asyncio.gather(live.heartbeat(), other.heartbeat())
+        assert [gone for beat in beats for gone in beat.gone] == [(key, "u:1", {"id": 1})]
+        assert not any(beat.lost for beat in beats)
+        assert (await live.heartbeat()).gone == [] and (await other.heartbeat()).gone == []
+        assert (await live.snapshot(key)).groups == {"viewer": 2}
+        assert await dead.remove(key, "u:1", "dead-1") is False  # already gone with its process
+        assert await live.remove(key, "u:2", "live-2") and await live.remove(key, "u:3", "live-3")
+        assert await keys_left(live, key) == []
+    finally:
+        for backend in (dead, live, other):
+            await backend.close()
+
+
+async def test_heartbeats_keep_a_live_process_members_past_the_ttl(redis_url):
+    prefix = settings.REALTIME_REDIS_PREFIX
+    backend, watcher = RedisPresence(redis_url, ttl=1, prefix=prefix), RedisPresence(redis_url, ttl=1, prefix=prefix)
+    key = f"test:beat{uuid.uuid4().hex[:8]}"
     try:
         await backend.add(key, "u:1", {"id": 1}, "live-conn")
-        # Its process is alive and refreshes every half TTL, as the hub's upkeep does: past 2 TTLs
-        # (Redis' clock has 1 s steps) the entry must still be there, and a sweep must keep it.
-        for _ in range(5):
-            await asyncio.sleep(0.5)
-            await backend.refresh([(key, "u:1", "live-conn")])
-        assert await backend.sweep(key) == []
-        assert (await backend.snapshot(key)).count == 1
+        # Its process beats every third of the TTL, as the hub does: past 2 TTLs the member is
+        # still there, and another process's heartbeats find nothing to remove.
+        for _ in range(7):
+            await asyncio.sleep(0.33)
+            assert (await backend.heartbeat()).gone == []
+            assert (await watcher.heartbeat()).gone == []
+        assert (await watcher.snapshot(key)).count == 1
     finally:
         await backend.remove(key, "u:1", "live-conn")
         await backend.close()
+        await watcher.close()
+
+
+async def test_a_process_taken_for_dead_learns_it_at_its_next_heartbeat(redis_url):
+    prefix = settings.REALTIME_REDIS_PREFIX
+    stalled, live = RedisPresence(redis_url, ttl=1, prefix=prefix), RedisPresence(redis_url, ttl=1, prefix=prefix)
+    key = f"test:stall{uuid.uuid4().hex[:8]}"
+    try:
+        await stalled.add(key, "u:1", {"id": 1}, "c1")
+        await asyncio.sleep(1.2)  # its event loop was blocked past the TTL
+        assert (await live.heartbeat()).gone == [(key, "u:1", {"id": 1})]
+        beat = await stalled.heartbeat()
+        assert beat.lost  # so the hub writes its entries back (announcing them)
+        assert await stalled.add(key, "u:1", {"id": 1}, "c1")
+        assert not (await stalled.heartbeat()).lost
+        assert (await live.snapshot(key)).count == 1
+    finally:
+        await stalled.remove(key, "u:1", "c1")
+        await stalled.close()
+        await live.close()
+
+
+async def test_a_dead_process_with_many_entries_is_swept_in_bounded_steps(monkeypatch, redis_url):
+    monkeypatch.setattr(presence, "SWEEP_BUDGET", 7)
+    prefix = settings.REALTIME_REDIS_PREFIX
+    dead, live = RedisPresence(redis_url, ttl=1, prefix=prefix), RedisPresence(redis_url, ttl=1, prefix=prefix)
+    keys = [f"test:many{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    try:
+        for key in keys:
+            await asyncio.gather(*(dead.add(key, f"u:{i}", {"id": i}, f"c{i}") for i in range(10)))
+        await asyncio.sleep(1.2)
+        gone = (await live.heartbeat()).gone
+        assert sorted(gone) == sorted((key, f"u:{i}", {"id": i}) for key in keys for i in range(10))
+        for key in keys:
+            assert await keys_left(live, key) == []
+    finally:
+        await dead.close()
+        await live.close()
+
+
+async def test_a_heartbeat_costs_the_same_commands_whatever_the_number_of_connections(redis_server):
+    backend = RedisPresence(redis_server.url, ttl=30, prefix="idle")
+    client = redis.Redis.from_url(redis_server.url)
+
+    async def heartbeat_commands() -> int:
+        await asyncio.to_thread(client.config_resetstat)
+        await backend.heartbeat()
+        stats = await asyncio.to_thread(client.info, "commandstats")
+        return sum(int(value["calls"]) for name, value in stats.items() if name != "cmdstat_config|resetstat")
+
+    try:
+        await backend.add("test:idle", "u:0", {"id": 0}, "c0")
+        await backend.heartbeat()  # loads the script
+        with_one = await heartbeat_commands()
+        await asyncio.gather(*(backend.add(f"test:idle{i % 50}", f"u:{i}", {"id": i}, f"c{i}") for i in range(2000)))
+        assert await heartbeat_commands() == with_one <= 6
+    finally:
+        client.close()
+        await backend.close()
+
+
+async def test_topics_spread_over_two_redis_hosts_and_each_stays_whole_on_one(tmp_path):
+    first, second = RedisServer(tmp_path).start(), RedisServer(tmp_path).start()
+    urls = [first.url, second.url]
+    dead, live = RedisPresence(urls, ttl=1, prefix="shard"), RedisPresence(urls, ttl=1, prefix="shard")
+    keys = [f"test:shard{i}" for i in range(20)]
+    try:
+        assert {presence.shard_index(key, 2) for key in keys} == {0, 1}
+        for key in keys:
+            await dead.add(key, "u:gone", {"id": 0}, f"dead-{key}")
+            await live.join(key, "u:here", {"id": 1}, f"live-{key}")
+        for index, server in enumerate((first, second)):
+            client = redis.Redis.from_url(server.url)
+            held = {":".join(name.decode().split(":")[2:4]) for name in client.keys("shard:p:*")}
+            client.close()
+            assert held == {key for key in keys if presence.shard_index(key, 2) == index}
+        assert [(await live.snapshot(key)).count for key in keys] == [2] * len(keys)
+        assert RedisPresence.present_sync(urls, "shard", keys[0], ["u:gone", "u:here"]) == {"u:gone", "u:here"}
+        await beating(1.2, live)
+        assert [(await live.snapshot(key)).count for key in keys] == [1] * len(keys)
+        assert sorted((await live.heartbeat()).gone) == sorted((key, "u:gone", {"id": 0}) for key in keys)
+        assert RedisPresence.present_sync(urls, "shard", keys[1], ["u:gone", "u:here"]) == {"u:here"}
+        for key in keys:
+            assert await live.remove(key, "u:here", f"live-{key}")
+            assert await keys_left(live, key) == []
+    finally:
+        await dead.close()
+        await live.close()
+        first.stop()
+        second.stop()
