@@ -566,6 +566,17 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def two_redis_servers(tmp_path: Path) -> Iterator[list[RedisServer]]:
+    """Two private, running redis-servers, for a sharded Redis (REDIS_URL lists both)."""
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server") if os.environ.get("CI") != "true" else pytest.fail("needs redis-server")
+    started = [RedisServer(tmp_path).start(), RedisServer(tmp_path).start()]
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
 def browser() -> Iterator[Any]:
     """Headless Chromium through Playwright (sync API; tests using it are collected last)."""
     if not Path(CHROMIUM).exists():

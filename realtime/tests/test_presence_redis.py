@@ -12,7 +12,6 @@ from django.conf import settings
 
 from realtime import presence
 from realtime.presence import RedisPresence
-from realtime.testing import RedisServer
 
 pytestmark = pytest.mark.asyncio
 
@@ -228,8 +227,8 @@ async def test_a_heartbeat_costs_the_same_commands_whatever_the_number_of_connec
         await backend.close()
 
 
-async def test_topics_spread_over_two_redis_hosts_and_each_stays_whole_on_one(tmp_path):
-    first, second = RedisServer(tmp_path).start(), RedisServer(tmp_path).start()
+async def test_topics_spread_over_two_redis_hosts_and_each_stays_whole_on_one(two_redis_servers):
+    first, second = two_redis_servers
     urls = [first.url, second.url]
     dead, live = RedisPresence(urls, ttl=1, prefix="shard"), RedisPresence(urls, ttl=1, prefix="shard")
     keys = [f"test:shard{i}" for i in range(20)]
@@ -255,5 +254,3 @@ async def test_topics_spread_over_two_redis_hosts_and_each_stays_whole_on_one(tm
     finally:
         await dead.close()
         await live.close()
-        first.stop()
-        second.stop()
