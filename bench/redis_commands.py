@@ -12,8 +12,10 @@ and read after it, so each figure counts only that phase:
    the figures per event subtract the idle rate over the phase.
 
 Commands run inside Lua scripts count as commands (that is Redis' work, and Redis 7
-counts them in commandstats); EVALSHA is one client round trip each. `INFO` is part of
-the figures: each process looks at Redis once a second to notice outages.
+counts them in commandstats); EVALSHA is one client round trip each, and `script_us` the
+time Redis spent in scripts. `redis_cpu_us` is Redis' whole CPU time (INFO cpu), its
+idle housekeeping included. `INFO` is part of the figures: each process looks at Redis
+once a second to notice outages.
 
     .venv/bin/python bench/redis_commands.py --connections 100 --idle 30 --messages 50
 """
@@ -36,9 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import servers  # bench/ is not a package: run.py imports it the same way
 
 
-def commandstats(client: redis.Redis) -> dict[str, int]:
+def commandstats(client: redis.Redis) -> tuple[dict[str, int], int]:
+    """Calls per command, and the microseconds Redis spent in scripts (EVALSHA's own time covers
+    the commands it runs)."""
     stats: dict[str, Any] = client.info("commandstats")
-    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+    calls = {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+    return calls, int(stats.get("cmdstat_evalsha", {}).get("usec", 0))
 
 
 class Meter:
@@ -60,11 +65,17 @@ class Meter:
 
     def stop(self) -> dict[str, Any]:
         seconds = time.monotonic() - self.started
-        stats = commandstats(self.client)
+        stats, script_us = commandstats(self.client)
         # CONFIG RESETSTAT is ours (this INFO is not counted yet; the servers' INFO calls are).
         stats.pop("config|resetstat", None)
         cpu = self.cpu() - self.cpu_before
-        return {"seconds": seconds, "commands": sum(stats.values()), "redis_cpu_us": cpu * 1e6, "by_command": stats}
+        return {
+            "seconds": seconds,
+            "commands": sum(stats.values()),
+            "redis_cpu_us": cpu * 1e6,
+            "script_us": script_us,
+            "by_command": stats,
+        }
 
 
 async def connect(url: str, token: str) -> Any:
@@ -97,6 +108,7 @@ def per(figures: dict[str, Any], divisor: float) -> dict[str, Any]:
     return {
         "commands": round(figures["commands"] / divisor, 2),
         "redis_cpu_us": round(figures["redis_cpu_us"] / divisor, 1),
+        "script_us": round(figures["script_us"] / divisor, 1),
         "by_command": {name: round(calls / divisor, 3) for name, calls in sorted(figures["by_command"].items())},
     }
 
