@@ -110,11 +110,29 @@ def test_idle_connections_cost_redis_no_commands_each(servers, redis_server):
     assert with_10 <= per_window and with_100 <= per_window, (with_10, with_100)
 
 
+def rooms_on_both_hosts() -> list[str]:
+    """Eight test topics: for each host, two whose pub/sub group it carries and two whose
+    presence keys it holds (where channels-redis puts a group depends on the run's prefix)."""
+    from channels_redis.utils import _consistent_hash
+
+    from realtime.presence import shard_index
+
+    def host_of_group(room: str) -> int:
+        return int(_consistent_hash(f"{PREFIX}:asgi__group__rt.{room.replace(':', '.')}", 2))
+
+    candidates = [f"test:shard{number}" for number in range(200)]
+    rooms: list[str] = []
+    for host in (0, 1):
+        rooms += [room for room in candidates if host_of_group(room) == host][:2]
+        rooms += [room for room in candidates if shard_index(room, 2) == host and room not in rooms][:2]
+    return rooms
+
+
 def test_a_deployment_sharded_over_two_redis_hosts_delivers_and_keeps_presence(servers, two_redis_servers):
     ann, ben = (User.objects.create_user(username=name, password="pw-123456789") for name in ("ann", "ben"))
     env = {"REDIS_URL": ",".join(server.url for server in two_redis_servers), "REALTIME_PRESENCE_TTL": str(TTL)}
     a, b = servers(env, name="a", kind="uvicorn"), servers(env, name="b")
-    rooms = [f"test:shard{number}" for number in range(8)]
+    rooms = rooms_on_both_hosts()
 
     def is_ann(frame: dict) -> bool:
         return any(member["username"] == "ann" for member in frame["payload"]["joins"])
