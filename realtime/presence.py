@@ -538,3 +538,10 @@ class RedisPresence:
         _, present = client
         found = present(keys=[f"{prefix}:p:{key}"], args=[prefix, *members])
         return {member for member, flag in zip(members, found, strict=True) if flag}
+
+    # Last in the class body: above, `redis` must still name the module.
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The first host's client (the first of REDIS_URL, which also holds the cache): for
+        small shared state that is not sharded, such as the user cache's generations."""
+        return self.hosts[0]

@@ -39,14 +39,10 @@ async def keys_left(backend, key: str) -> list[bytes]:
     return [name for host in backend.hosts async for name in host.scan_iter(match=f"{backend.prefix}:p:{key}:*")]
 
 
-async def beating(seconds: float, *backends: RedisPresence) -> None:
-    """Waits `seconds` while these processes beat every 0.3 s (as the hub does every TTL/3), the
-    last beat at least 0.3 s before the end; they must find nobody gone meanwhile."""
-    for _ in range(int(seconds / 0.3) - 1):
-        await asyncio.sleep(0.3)
-        for backend in backends:
-            assert (await backend.heartbeat()).gone == []
-    await asyncio.sleep(seconds - 0.3 * (int(seconds / 0.3) - 1))
+@pytest.fixture
+def prefix() -> str:
+    """A Redis prefix of the test's own: another test's heartbeats must not sweep its processes."""
+    return f"{settings.REALTIME_REDIS_PREFIX}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -118,10 +114,10 @@ async def test_deployments_with_different_prefixes_share_a_redis_without_seeing_
         await theirs.close()
 
 
-async def test_a_dead_process_members_leave_reads_within_the_ttl_and_are_reported_gone_once(redis_url):
-    prefix = settings.REALTIME_REDIS_PREFIX
+async def test_a_dead_process_members_leave_reads_within_the_ttl_and_are_reported_gone_once(redis_url, prefix):
     dead = RedisPresence(redis_url, ttl=1, prefix=prefix)  # never beats, as when its process was killed
-    live, other = RedisPresence(redis_url, ttl=1, prefix=prefix), RedisPresence(redis_url, ttl=1, prefix=prefix)
+    # Live processes with a long TTL stay alive without beating while the test waits.
+    live, other = RedisPresence(redis_url, ttl=30, prefix=prefix), RedisPresence(redis_url, ttl=30, prefix=prefix)
     key = f"test:dead{uuid.uuid4().hex[:8]}"
     try:
         await dead.add(key, "u:1", {"id": 1}, "dead-1", "viewer")
@@ -129,7 +125,7 @@ async def test_a_dead_process_members_leave_reads_within_the_ttl_and_are_reporte
         await live.add(key, "u:2", {"id": 2}, "live-2", "viewer")  # u:2 has a tab on a live process too
         await live.add(key, "u:3", {"id": 3}, "live-3", "viewer")
         assert (await live.snapshot(key)).count == 3
-        await beating(1.2, live, other)  # past the dead process's deadline (Redis time, microseconds)
+        await asyncio.sleep(1.2)  # past the dead process's deadline (Redis time, microseconds)
         # Before any heartbeat removed anything, reads already leave u:1 out.
         snapshot = await live.snapshot(key, include="u:1")
         assert (snapshot.count, snapshot.groups) == (2, {"viewer": 2})
@@ -150,16 +146,15 @@ async def test_a_dead_process_members_leave_reads_within_the_ttl_and_are_reporte
             await backend.close()
 
 
-async def test_heartbeats_keep_a_live_process_members_past_the_ttl(redis_url):
-    prefix = settings.REALTIME_REDIS_PREFIX
-    backend, watcher = RedisPresence(redis_url, ttl=1, prefix=prefix), RedisPresence(redis_url, ttl=1, prefix=prefix)
+async def test_heartbeats_keep_a_live_process_members_past_the_ttl(redis_url, prefix):
+    backend, watcher = RedisPresence(redis_url, ttl=2, prefix=prefix), RedisPresence(redis_url, ttl=30, prefix=prefix)
     key = f"test:beat{uuid.uuid4().hex[:8]}"
     try:
         await backend.add(key, "u:1", {"id": 1}, "live-conn")
-        # Its process beats every third of the TTL, as the hub does: past 2 TTLs the member is
-        # still there, and another process's heartbeats find nothing to remove.
-        for _ in range(7):
-            await asyncio.sleep(0.33)
+        # Its process beats more often than every third of the TTL (the hub's pace): past 2 TTLs
+        # the member is still there, and another process's heartbeats find nothing to remove.
+        for _ in range(15):
+            await asyncio.sleep(0.3)
             assert (await backend.heartbeat()).gone == []
             assert (await watcher.heartbeat()).gone == []
         assert (await watcher.snapshot(key)).count == 1
@@ -169,9 +164,8 @@ async def test_heartbeats_keep_a_live_process_members_past_the_ttl(redis_url):
         await watcher.close()
 
 
-async def test_a_process_taken_for_dead_learns_it_at_its_next_heartbeat(redis_url):
-    prefix = settings.REALTIME_REDIS_PREFIX
-    stalled, live = RedisPresence(redis_url, ttl=1, prefix=prefix), RedisPresence(redis_url, ttl=1, prefix=prefix)
+async def test_a_process_taken_for_dead_learns_it_at_its_next_heartbeat(redis_url, prefix):
+    stalled, live = RedisPresence(redis_url, ttl=1, prefix=prefix), RedisPresence(redis_url, ttl=30, prefix=prefix)
     key = f"test:stall{uuid.uuid4().hex[:8]}"
     try:
         await stalled.add(key, "u:1", {"id": 1}, "c1")
@@ -188,10 +182,9 @@ async def test_a_process_taken_for_dead_learns_it_at_its_next_heartbeat(redis_ur
         await live.close()
 
 
-async def test_a_dead_process_with_many_entries_is_swept_in_bounded_steps(monkeypatch, redis_url):
+async def test_a_dead_process_with_many_entries_is_swept_in_bounded_steps(monkeypatch, redis_url, prefix):
     monkeypatch.setattr(presence, "SWEEP_BUDGET", 7)
-    prefix = settings.REALTIME_REDIS_PREFIX
-    dead, live = RedisPresence(redis_url, ttl=1, prefix=prefix), RedisPresence(redis_url, ttl=1, prefix=prefix)
+    dead, live = RedisPresence(redis_url, ttl=1, prefix=prefix), RedisPresence(redis_url, ttl=30, prefix=prefix)
     keys = [f"test:many{uuid.uuid4().hex[:8]}" for _ in range(3)]
     try:
         for key in keys:
@@ -230,7 +223,7 @@ async def test_a_heartbeat_costs_the_same_commands_whatever_the_number_of_connec
 async def test_topics_spread_over_two_redis_hosts_and_each_stays_whole_on_one(two_redis_servers):
     first, second = two_redis_servers
     urls = [first.url, second.url]
-    dead, live = RedisPresence(urls, ttl=1, prefix="shard"), RedisPresence(urls, ttl=1, prefix="shard")
+    dead, live = RedisPresence(urls, ttl=1, prefix="shard"), RedisPresence(urls, ttl=30, prefix="shard")
     keys = [f"test:shard{i}" for i in range(20)]
     try:
         assert {presence.shard_index(key, 2) for key in keys} == {0, 1}
@@ -244,7 +237,7 @@ async def test_topics_spread_over_two_redis_hosts_and_each_stays_whole_on_one(tw
             assert held == {key for key in keys if presence.shard_index(key, 2) == index}
         assert [(await live.snapshot(key)).count for key in keys] == [2] * len(keys)
         assert RedisPresence.present_sync(urls, "shard", keys[0], ["u:gone", "u:here"]) == {"u:gone", "u:here"}
-        await beating(1.2, live)
+        await asyncio.sleep(1.2)
         assert [(await live.snapshot(key)).count for key in keys] == [1] * len(keys)
         assert sorted((await live.heartbeat()).gone) == sorted((key, "u:gone", {"id": 0}) for key in keys)
         assert RedisPresence.present_sync(urls, "shard", keys[1], ["u:gone", "u:here"]) == {"u:here"}

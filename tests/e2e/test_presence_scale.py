@@ -5,6 +5,7 @@ deployment can shard over two Redis hosts."""
 import asyncio
 import os
 import time
+import zlib
 
 import pytest
 import redis
@@ -115,7 +116,8 @@ def rooms_on_both_hosts() -> list[str]:
     presence keys it holds (where channels-redis puts a group depends on the run's prefix)."""
     from channels_redis.utils import _consistent_hash
 
-    from realtime.presence import shard_index
+    def shard_index(room: str, hosts: int) -> int:  # presence's placement (docs/deployment.md)
+        return zlib.crc32(room.encode()) % hosts
 
     def host_of_group(room: str) -> int:
         return int(_consistent_hash(f"{PREFIX}:asgi__group__rt.{room.replace(':', '.')}", 2))
