@@ -1,8 +1,9 @@
 """Reads about users and their follows, shared by REST, pages and other apps."""
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from accounts.models import MODERATORS_GROUP, Follow, User
 
@@ -36,6 +37,19 @@ def friends_of(user: User | int) -> QuerySet[User]:
 
 def friend_ids_of(user: User | int) -> set[int]:
     return set(friends_of(user).values_list("id", flat=True))
+
+
+def friend_ids_of_many(user_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Each of these users' friends (the ids `friend_ids_of` gives), in one query."""
+    friends: dict[int, set[int]] = {user_id: set() for user_id in user_ids}
+    follows = Follow.objects.filter(
+        follower_id__in=friends,
+        followee__is_active=True,
+        followee__following_set__followee_id=F("follower_id"),  # followed back
+    ).values_list("follower_id", "followee_id")
+    for user_id, friend_id in follows:
+        friends[user_id].add(friend_id)
+    return friends
 
 
 def followers_of(user: User) -> QuerySet[User]:

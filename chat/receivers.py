@@ -6,9 +6,9 @@ from chat import services
 from realtime.api import unread_publish
 
 
-def announce_presence(sender: Any, *, user_id: int, online: bool, **kwargs: Any) -> None:
-    """realtime's `user_presence_changed`: tell the user's online friends (inbox `presence`)."""
-    services.presence_announce(user_id=user_id, online=online)
+def announce_presence(sender: Any, *, changes: list[tuple[int, bool]], **kwargs: Any) -> None:
+    """realtime's `user_presence_changed`: tell each user's online friends (inbox `presence`)."""
+    services.presence_announce(changes=changes)
 
 
 def refresh_unread_of_pair(sender: Any, *, user: Any, friend: Any, **kwargs: Any) -> None:

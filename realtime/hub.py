@@ -413,15 +413,12 @@ class Hub:
         from realtime.signals import user_presence_changed
 
         def send(changes: list[tuple[int, bool]]) -> None:
-            for user_id, online in changes:
-                try:
-                    user_presence_changed.send(sender=Hub, user_id=user_id, online=online)
-                except Exception:
-                    logger.exception("A user_presence_changed receiver failed")
+            # A receiver that fails is logged by Django (logger django.dispatch); the others still run.
+            user_presence_changed.send_robust(sender=Hub, changes=changes)
 
         while True:
-            # Every change queued by now in one trip to the database thread (a connect storm
-            # queues thousands; one hop each cost more than the receivers' queries).
+            # Every change queued by now in one signal, one trip to the database thread (a
+            # connect storm queues thousands; one hop or query each cost more than the rest).
             changes = [await self._online_changes.get()]
             while not self._online_changes.empty():
                 changes.append(self._online_changes.get_nowait())

@@ -129,7 +129,10 @@ class Event:
     `handle(ctx, data)` gets the payload as validated by `validator` (a DRF serializer
     class; payload types are strict, as JSON gives them) and returns the reply payload.
     It runs in the database thread and may call services, unless `inline` is set: then
-    it is a coroutine run on the event loop without the database (typing).
+    it is a coroutine awaited on the event loop, with no trip to the database thread of
+    its own. It must not touch the ORM itself; it may await `db_call` (chat's
+    `message.create` waits there for its group commit) or do without the database
+    (typing).
     """
 
     handle: Callable[[SendContext, dict[str, Any]], Any]

@@ -2,6 +2,9 @@
 
 from django.dispatch import Signal
 
-# kwargs: user_id (int), online (bool). Sent when a user's first connection to any server
-# process opens (online=True) and when their last one closes or its process died (online=False).
+# kwargs: changes (list of (user_id: int, online: bool)), in the order they happened. A user
+# comes online when their first connection to any server process opens and goes offline when
+# their last one closes or its process died. One send carries every change queued since the
+# last one (a reconnect storm hands over thousands at once), so a receiver can answer the
+# batch with a few queries; the same user may appear more than once (online, then offline).
 user_presence_changed = Signal()

@@ -759,10 +759,36 @@ def test_presence_announce_tells_online_friends_only(ann, ben, cat, published, m
     make_friends(ann, cat)
     published.online_user_ids = {ben.pk}
 
-    services.presence_announce(user_id=ann.pk, online=True)
+    services.presence_announce(changes=[(ann.pk, True)])
 
     assert published.names() == [(f"inbox:{ben.pk}", "presence")]
     assert published.of()[0] == {"user": {"id": ann.pk, "username": "ann", "display_name": "Ann"}, "online": True}
+
+
+def test_presence_announce_of_a_batch_tells_each_friend_each_change_once_in_order(
+    ann, ben, cat, published, django_assert_max_num_queries
+):
+    dan = UserFactory(username="dan")
+    make_friends(ann, ben)
+    make_friends(ann, cat)
+    make_friends(ben, cat)
+    make_friends(ann, dan)
+    published.online_user_ids = {ann.pk, ben.pk, cat.pk}  # dan stays offline
+
+    def change(user, online):
+        return {"user": {"id": user.pk, "username": user.username, "display_name": user.display_name}, "online": online}
+
+    # ben and cat come online together with ann; ann's tab closes and reopens in the same batch.
+    with django_assert_max_num_queries(2):  # the users and their friends, whatever the batch size
+        services.presence_announce(
+            changes=[(ben.pk, True), (ann.pk, True), (cat.pk, True), (ann.pk, False), (ann.pk, True), (0, True)]
+        )
+
+    assert published.of(f"inbox:{ann.pk}") == [change(ben, True), change(cat, True)]
+    ann_flaps = [change(ann, True), change(ann, False), change(ann, True)]
+    assert published.of(f"inbox:{ben.pk}") == [ann_flaps[0], change(cat, True), *ann_flaps[1:]]
+    assert published.of(f"inbox:{cat.pk}") == [change(ben, True), *ann_flaps]
+    assert published.of(f"inbox:{dan.pk}") == []
 
 
 # -- redaction of stored events --------------------------------------------------

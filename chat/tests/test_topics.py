@@ -1,5 +1,6 @@
 """`chat:<id>` and `inbox` over the real ASGI stack (WebsocketCommunicator through the realtime core)."""
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -73,6 +74,12 @@ async def arrived(client: Client, name: str) -> list[dict[str, Any]]:
     """The events named `name`: waits for the first, then collects the rest until the connection is quiet."""
     first = await client.next_event(name)
     return [first, *await events(client, name)]
+
+
+async def arrived_n(client: Client, name: str, count: int) -> list[dict[str, Any]]:
+    """The events named `name`: waits for `count` of them, then collects any more until quiet."""
+    first = [await client.next_event(name) for _ in range(count)]
+    return [*first, *await events(client, name)]
 
 
 async def close(*clients: Client) -> None:
@@ -570,6 +577,25 @@ async def test_friends_presence_counts_several_tabs_once(world):
     assert [e["payload"] for e in await arrived(ben, "presence")] == [{"user": u(w.ann), "online": False}]
     assert await events(cat, "presence") == []  # not a friend
     await close(ben, cat)
+
+
+async def test_friends_coming_online_together_are_each_announced_once(world):
+    w = await world
+    await run(make_friends, w.ann, w.cat)
+    await run(make_friends, w.ann, w.mod)
+    await run(make_friends, w.ben, w.mod)
+    ann, _ = await joined(w.ann, "inbox")
+    await ann.drain()
+
+    # Connects that arrive together reach chat as one batch of presence changes.
+    friends = (w.ben, w.cat, w.mod)
+    tabs = await asyncio.gather(*(connect(friend) for friend in friends))
+    online = [e["payload"] for e in await arrived_n(ann, "presence", 3)]
+    assert sorted(online, key=lambda p: p["user"]["id"]) == [{"user": u(f), "online": True} for f in friends]
+    await asyncio.gather(*(tab.disconnect() for tab in tabs))
+    offline = [e["payload"] for e in await arrived_n(ann, "presence", 3)]
+    assert sorted(offline, key=lambda p: p["user"]["id"]) == [{"user": u(f), "online": False} for f in friends]
+    await close(ann)
 
 
 async def test_inbox_join_reply_lists_the_friends_online_then_presence_follows(world):

@@ -183,10 +183,10 @@ async def test_user_online_signal_once_per_user_and_online_ids(users):
     from realtime.signals import user_presence_changed
 
     ann, ben, _ = await users()
-    changes: list[tuple[int, bool]] = []
+    received: list[tuple[int, bool]] = []
 
-    def receiver(sender, user_id, online, **kwargs):
-        changes.append((user_id, online))
+    def receiver(sender, changes: list[tuple[int, bool]], **kwargs):
+        received.extend(changes)
 
     user_presence_changed.connect(receiver, dispatch_uid="test-online")
     try:
@@ -196,10 +196,10 @@ async def test_user_online_signal_once_per_user_and_online_ids(users):
         assert await database_sync_to_async(online_user_ids)([ann.pk, ben.pk]) == {ann.pk}
         await tab1.disconnect()
         await tab2.request(op="ping")
-        assert changes == [(ann.pk, True)]
+        assert received == [(ann.pk, True)]
         await tab2.disconnect()
-        await eventually(lambda: len(changes) == 2, what="the offline signal")
-        assert changes == [(ann.pk, True), (ann.pk, False)]
+        await eventually(lambda: len(received) == 2, what="the offline signal")
+        assert received == [(ann.pk, True), (ann.pk, False)]
         assert await database_sync_to_async(online_user_ids)([ann.pk]) == set()
     finally:
         user_presence_changed.disconnect(dispatch_uid="test-online")
