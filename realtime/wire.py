@@ -13,6 +13,7 @@ bound, which is how the consumer drops a client that stops reading (daphne appli
 backpressure at all).
 """
 
+from abc import ABC, abstractmethod
 from functools import partial
 from typing import Any
 
@@ -29,7 +30,7 @@ def text_frame(payload: bytes) -> bytes:
     return header + payload
 
 
-class RawWriter:
+class RawWriter(ABC):
     """Writes prepared frames to one connection's socket while its WebSocket is open.
 
     One subclass per server; `send` is the whole per-recipient write of a fan-out (no
@@ -47,17 +48,19 @@ class RawWriter:
         # Unsent bytes past which the client counts as not reading (REALTIME_MAX_BUFFERED_BYTES).
         self.limit = limit
 
+    @abstractmethod
     def send(self, frame: bytes) -> bool:
         """Writes the frame (nothing once the WebSocket is closing); False, with nothing
         written, when the connection's unsent output would pass the limit."""
-        raise NotImplementedError
 
+    @abstractmethod
     def abort(self) -> None:
         """Drops the TCP connection at once, unsent output and all."""
-        raise NotImplementedError
 
     def close(self, code: int) -> None:
-        raise NotImplementedError
+        """Starts the closing handshake with `code`: only writers whose server's own close
+        refuses some codes (`can_close_any_code`) do it; the others close through ASGI."""
+        raise NotImplementedError(f"{type(self).__name__} closes through the server's websocket.close")
 
 
 def raw_writer_for(send: Any, limit: int) -> RawWriter | None:
