@@ -18,6 +18,7 @@ import logging
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "rt.event"
+# A message the hub sends to its own channel: back means the layer delivers to this process.
+PROBE_TYPE = "rt.probe"
+# How long start (and a rebuild) waits for the probe before going on without it.
+PROBE_SECONDS = 5.0
 # The presence key tracking which signed-in users have any connection at all.
 ONLINE_KEY = "online"
 # How often each process looks at Redis (a PING-like INFO) to notice an outage or a restart.
@@ -96,6 +101,7 @@ class Hub:
         self._redis_down = False
         self.draining = False
         self._drained = asyncio.Event()  # set when the last connection left a draining hub
+        self._probes: dict[str, asyncio.Future[None]] = {}
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -114,6 +120,23 @@ class Hub:
         if isinstance(self.presence, RedisPresence):
             self._tasks.append(self.loop.create_task(self._redis_watch_loop(), name="realtime-hub-redis-watch"))
         self._drain_on_sigterm()
+        await self._probe_layer()
+
+    async def _probe_layer(self) -> None:
+        """Returns once a message sent to this hub's channel has come back through the layer.
+
+        channels_redis' receiver sleeps 100 ms when it starts before its first read, so
+        without this the first events after a process starts reached its clients late,
+        and one killed in that window never delivered them live at all."""
+        token = uuid.uuid4().hex
+        arrived = self._probes[token] = self.loop.create_future()
+        try:
+            await self.layer.send(self.channel, {"type": PROBE_TYPE, "token": token})
+            await asyncio.wait_for(arrived, PROBE_SECONDS)
+        except Exception:
+            logger.warning("The channel layer did not deliver this hub's probe in %s s", PROBE_SECONDS)
+        finally:
+            self._probes.pop(token, None)
 
     async def stop(self) -> None:
         """Leaves every group and stops the hub's tasks (tests and shutdown)."""
@@ -282,6 +305,9 @@ class Hub:
                 await asyncio.sleep(1)
                 continue
             if message.get("type") != EVENT_TYPE:
+                probe = self._probes.get(message.get("token", "")) if message.get("type") == PROBE_TYPE else None
+                if probe is not None and not probe.done():
+                    probe.set_result(None)
                 continue
             if message.get("disconnect_user") is not None:
                 self._disconnect_user(message["disconnect_user"], message["close"])
@@ -488,6 +514,7 @@ class Hub:
         await self.layer.group_add(USERS_GROUP, self.channel)
         for key in list(self.topics):
             await self.layer.group_add(group_name(key), self.channel)
+        await self._probe_layer()
         logger.warning(
             "Redis is back: subscribed again to %d topics, rebuilt %d presence entries",
             len(self.topics),
