@@ -17,6 +17,7 @@ from realtime.inbox import (
     unread_counts,
     unread_for_user,
     unread_publish,
+    unread_publish_many,
 )
 from realtime.presence import Snapshot as PresenceState
 from realtime.publish import debounce, disconnect_user, publish, publish_many, revoke, rewrite
@@ -59,6 +60,7 @@ __all__ = [
     "unread_counts",
     "unread_for_user",
     "unread_publish",
+    "unread_publish_many",
     "user_changed",
     "user_presence_changed",
 ]

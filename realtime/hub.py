@@ -53,6 +53,12 @@ CLOSE_GOING_AWAY = 1001
 DRAIN_SECONDS = 5.0
 
 
+# Hub messages that each process answers for its own connections rather than by handing
+# on a frame: `{"type": EVENT_TYPE, "local": <name>, ...}` -> local_handlers[name](hub, message),
+# on the hub's loop (the inbox's `unread` recounts: realtime/inbox.py).
+local_handlers: dict[str, Callable[["Hub", dict[str, Any]], None]] = {}
+
+
 class Recipient(Protocol):
     conn_id: str
 
@@ -309,7 +315,9 @@ class Hub:
                 if probe is not None and not probe.done():
                     probe.set_result(None)
                 continue
-            if message.get("disconnect_user") is not None:
+            if message.get("local") is not None:
+                self._run_local_handler(message)
+            elif message.get("disconnect_user") is not None:
                 self._disconnect_user(message["disconnect_user"], message["close"])
             elif message["frame"] is not None:
                 self.fanout(message["key"], message["frame"], message.get("exclude"))
@@ -317,6 +325,16 @@ class Hub:
                 self._revoke(
                     message["key"], message.get("revoke_user"), message.get("close"), message.get("revoke_conn")
                 )
+
+    def _run_local_handler(self, message: dict[str, Any]) -> None:
+        handler = local_handlers.get(message["local"])
+        if handler is None:
+            logger.warning("No local handler %r in this process", message["local"])
+            return
+        try:
+            handler(self, message)
+        except Exception:
+            logger.exception("Local handler %r failed", message["local"])
 
     def debounce(self, key: str, seconds: float, func: Callable[[], None]) -> None:
         """Runs `func` in the database thread `seconds` from now, once for all calls with `key` until then."""

@@ -6,6 +6,10 @@ every part into the one `unread` object, so a change in any part publishes the w
 object, and a new part (notifications) is added without touching another (chat).
 """
 
+import asyncio
+import contextvars
+import logging
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -13,10 +17,14 @@ from typing import Any
 from django.db import transaction
 
 from config.errors import BadRequest
-from realtime.hub import online_user_ids
-from realtime.publish import publish_many
+from realtime import protocol, publish
+from realtime.db import db_call
+from realtime.hub import EVENT_TYPE, USERS_GROUP, Hub, group_name, local_handlers, online_user_ids
+from realtime.publish import send_hub_messages
 from realtime.registry import Event, JoinContext, Joined, SendContext, TopicHandler, require_user, topic_name
 from realtime.users import UserLike
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "inbox"
 # The counters protocol section 4.2 promises in every `unread` object; each stays at
@@ -85,13 +93,42 @@ def unread_for_user(*, user: UserLike) -> dict[str, Any]:
 
 
 def unread_publish(*, user_ids: Iterable[int]) -> None:
-    """Sends the whole `unread` object to the inbox of each of these users who is online now.
+    """Sends the whole `unread` object to every inbox connection of each of these users who
+    is online now, after the events already published to their inboxes (a user's change:
+    a notification, a read mark, a DM).
 
-    Offline users get theirs with their next inbox join, so they cost nothing here; the
-    online ones' go out together (one hop to the channel layer, not one per user).
+    The counters are not counted here: one hub message per user goes through their inbox's
+    group to the processes that serve an inbox of theirs, and each counts them for its own
+    connections (`_LocalRecounts`). Offline users get theirs with their next inbox join.
     """
-    counts = unread_counts(user_ids=online_user_ids(user_ids))
-    publish_many([(inbox_topic(user_id), "unread", counters) for user_id, counters in counts.items()], replayable=False)
+    ids = online_user_ids(user_ids)
+    if publish.recorders:
+        _record(ids)
+    send_hub_messages(
+        [
+            (group_name(inbox_topic(user_id)), _recount_message(inbox_topic(user_id), [user_id]))
+            for user_id in sorted(ids)
+        ]
+    )
+
+
+def unread_publish_many(*, user_ids: Iterable[int]) -> None:
+    """`unread_publish` for many users at once (a channel's members after its messages): one
+    hub message to every server process, which counts the counters of those users whose
+    inbox it serves and sends them to their connections there.
+
+    One channel-layer message whatever the number of users (a publish per member cost
+    Redis a command per member, and the online check two more), and no process counts
+    for a user it does not serve. Unlike `unread_publish`, nothing orders it after the
+    users' own inbox events (it goes through another group), so it is for changes that
+    came with no such event.
+    """
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    if publish.recorders:
+        _record(online_user_ids(ids))
+    send_hub_messages([(USERS_GROUP, _recount_message(None, ids))])
 
 
 def unread_changed(*, user_ids: Iterable[int]) -> None:
@@ -100,6 +137,76 @@ def unread_changed(*, user_ids: Iterable[int]) -> None:
     ids = set(user_ids)
     if ids:
         transaction.on_commit(lambda: unread_publish(user_ids=ids), robust=True)
+
+
+def _recount_message(key: str | None, user_ids: list[int]) -> dict[str, Any]:
+    return {"type": EVENT_TYPE, "key": key, "frame": None, "local": RECOUNT, "user_ids": user_ids}
+
+
+def _record(user_ids: set[int]) -> None:
+    """For tests' `captured_publishes()`: the `unread` events the users' processes will send."""
+    counts = unread_counts(user_ids=user_ids)
+    for recorder in publish.recorders:
+        recorder.extend((inbox_topic(user_id), "unread", counters, False) for user_id, counters in counts.items())
+
+
+class _LocalRecounts:
+    """A process's recounts of `unread` for the inbox connections it serves.
+
+    Recount messages only name users; the users whose inbox is joined here wait in
+    `pending`, and one task at a time counts them all in one trip to the database thread
+    (messages that arrive meanwhile join the next round), then hands each user's `unread`
+    frame to their local inbox connections. Every recount reads what was committed before
+    its message was sent, and one process's recounts run and are delivered one after
+    another, so the last `unread` a connection gets holds the counters after every change,
+    whichever process made them.
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.pending: set[int] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, user_ids: Iterable[int]) -> None:
+        topics = self.hub.topics
+        local = [user_id for user_id in user_ids if inbox_topic(user_id) in topics]
+        if not local:
+            return
+        self.pending.update(local)
+        if self.task is None:
+            # A fresh context, as for debounced work: db_call refuses a context that marks
+            # the database thread's executor as busy.
+            self.task = self.hub.loop.create_task(self._run(), context=contextvars.Context())
+
+    async def _run(self) -> None:
+        try:
+            while self.pending:
+                user_ids, self.pending = sorted(self.pending), set()
+                try:
+                    counts = await db_call(unread_counts)(user_ids=user_ids)
+                except Exception:
+                    logger.exception("Counting unread of %d users failed", len(user_ids))
+                    continue
+                for user_id, counters in counts.items():
+                    key = inbox_topic(user_id)
+                    if key in self.hub.topics:
+                        self.hub.fanout(key, protocol.event_frame(PREFIX, "unread", counters), None)
+        finally:
+            self.task = None
+
+
+_recounts: "weakref.WeakKeyDictionary[Hub, _LocalRecounts]" = weakref.WeakKeyDictionary()
+
+
+def _recount_locally(hub: Hub, message: dict[str, Any]) -> None:
+    recounts = _recounts.get(hub)
+    if recounts is None:
+        recounts = _recounts[hub] = _LocalRecounts(hub)
+    recounts.add(message["user_ids"])
+
+
+RECOUNT = "inbox.unread"
+local_handlers[RECOUNT] = _recount_locally
 
 
 class InboxHandler(TopicHandler):

@@ -103,13 +103,20 @@ def _frame_encoder(topic: str, event: str, payload: Any) -> Callable[[int], str]
 
 def _broadcast_many(frames: list[tuple[str, str]]) -> None:
     """`broadcast` of each (topic, frame), through one hop to the hub's loop or the layer; never raises."""
-    messages = [
-        (
-            group_name(topic),
-            {"type": EVENT_TYPE, "key": topic, "frame": frame, "exclude": None, "revoke_user": None, "close": None},
-        )
-        for topic, frame in frames
-    ]
+    send_hub_messages(
+        [
+            (
+                group_name(topic),
+                {"type": EVENT_TYPE, "key": topic, "frame": frame, "exclude": None, "revoke_user": None, "close": None},
+            )
+            for topic, frame in frames
+        ]
+    )
+
+
+def send_hub_messages(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Sends each (group, hub message) to the processes subscribed to the group, in order
+    within each group: through one hop to this process's hub, or the layer; never raises."""
     try:
         hub = running_hub()
         if hub is not None:
@@ -136,7 +143,7 @@ def _broadcast_many(frames: list[tuple[str, str]]) -> None:
                     try:
                         await layer.group_send(group, message)
                     except Exception:
-                        logger.exception("Publishing to %s failed", message["key"])
+                        logger.exception("Publishing to %s failed", message.get("key") or group)
 
         async def send_through_layer() -> None:
             if not await _send_pipelined(layer, by_group):

@@ -18,7 +18,7 @@ from chat.models import (
     MessageBase,
 )
 from config.errors import Conflict, Forbidden, Invalid, NotFound
-from realtime.api import debounce, rewrite, unread_publish
+from realtime.api import debounce, rewrite, unread_publish_many
 
 SentMessage = TypeVar("SentMessage", bound=MessageBase)
 
@@ -124,7 +124,7 @@ def channel_readers_changed(channel_id: int, *, except_user_id: int) -> None:
         if len(authors) == 1:
             # Only the author's own messages changed: their counters did not.
             members = [user_id for user_id in members if user_id not in authors]
-        unread_publish(user_ids=members)
+        unread_publish_many(user_ids=members)
 
     def schedule() -> None:
         with _pending_lock:
