@@ -436,6 +436,13 @@ class V1Client(Client):
             raise RuntimeError(f"join {topic} failed: {reply.get('error')}")
         self.topic = topic
 
+    async def join_inbox(self) -> None:
+        """Joins the user's inbox besides the topic; its events (`unread`) are not counted."""
+        ref = self.next_ref()
+        reply = await asyncio.wait_for(self.request(dumps({"op": "join", "ref": ref, "topic": "inbox"}), ref), 120)
+        if not reply.get("ok"):
+            raise RuntimeError(f"join inbox failed: {reply.get('error')}")
+
     async def _refill(self) -> None:
         try:
             if self.topic is None:  # a gap seen before join() recorded its topic
@@ -634,8 +641,10 @@ class Worker:
         concurrency: int,
         record: bool = True,
         timeout: float = 60,
+        inbox: bool = False,
     ) -> dict[str, Any]:
-        """Connects one client per token (to targets[i % len]) and joins its topic, if any."""
+        """Connects one client per token (to targets[i % len]) and joins its topic, if any (and,
+        with `inbox`, its inbox: protocol v1 only)."""
         client_class = CLIENTS[kind]
         limit = asyncio.Semaphore(concurrency)
         started = time.time()
@@ -651,6 +660,8 @@ class Worker:
                     ready_times.append(time.time())
                     if topic is not None:
                         await client.join(topic)
+                    if inbox:
+                        await client.join_inbox()
                     self.clients.append(client)
                 except Exception as error:
                     failures.append(repr(error))

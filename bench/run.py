@@ -338,8 +338,10 @@ class Run:
         record: bool = True,
         timeout: float = 60,
         kind: str | None = None,
+        inbox: bool = False,
     ) -> dict[str, Any]:
-        """Connects the clients, spread round-robin over the receiver workers (or on one worker)."""
+        """Connects the clients, spread round-robin over the receiver workers (or on one worker);
+        with `inbox`, each also joins its inbox after its topic."""
         targets = [("127.0.0.1", proc.port) for proc in procs]
         workers = [worker] if worker is not None else self.receivers
         calls = {
@@ -351,6 +353,7 @@ class Run:
                 "concurrency": concurrency,
                 "record": record,
                 "timeout": timeout,
+                "inbox": inbox,
             }
             for i, w in enumerate(workers)
         }
@@ -558,6 +561,7 @@ class Run:
         """Every connected client sends messages to its topic, each after the reply to its previous
         one; each accepted message is expected at `recipients` connections (the sender's included)."""
         phase = phase_code(f"{self.target}:{name}")
+        profiler = self.bench.profile(meter.procs[0], name) if self.target != PEER else None
         before = meter.snapshot()
         calls = {
             w: {
@@ -573,6 +577,9 @@ class Run:
         expected = acked * recipients
         self.wait_deliveries(phase, expected)
         after = meter.snapshot()
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=30)
         received = self.collect(phase)
         started = min(r["started"] for r in sent.values())
         finished = max(r["finished"] for r in sent.values())
@@ -598,7 +605,7 @@ class Run:
                     tokens.append(self.token(user))
                     topics.append(self.topic(channel["channel"], f"chat-{number}"))
             log(f"{self.target}: chat: connecting {len(tokens)} users in {len(channels)} channels")
-            connected = self.connect(procs, tokens, topics)
+            connected = self.connect(procs, tokens, topics, inbox=self.bench.args.inbox and self.dialect == "v1")
             meter.wait_quiet()
             log(f"{self.target}: chat: every user sends {config['chat_messages']} messages")
             # Every message goes to each member's connection, the sender's included.
@@ -628,7 +635,12 @@ class Run:
             meter = Meter(self.bench, procs)
             topic = self.topic(seed["channel"], "busy-room")
             log(f"{self.target}: busy: {len(senders)} of {config['busy_members']} members connected")
-            connected = self.connect(procs, [self.token(i) for i in senders], [topic] * len(senders))
+            connected = self.connect(
+                procs,
+                [self.token(i) for i in senders],
+                [topic] * len(senders),
+                inbox=self.bench.args.inbox and self.dialect == "v1",
+            )
             meter.wait_quiet()
             log(f"{self.target}: busy: each sends after its previous reply for {config['busy_seconds']} s")
             # At most 10,000 per sender keeps message ids apart (talk() numbers them per client).
@@ -913,7 +925,7 @@ class Bench:
         self.seed: dict[str, Any] = {}
 
     def profile(self, proc: servers.Process, name: str) -> subprocess.Popen[bytes] | None:
-        """py-spy recording the server during a burst phase (--profile), in the logs directory."""
+        """py-spy recording the server during a burst or chat phase (--profile), in the logs directory."""
         if not self.args.profile:
             return None
         out = self.logdir / f"profile-{proc.name}-{name}.txt"
@@ -1543,6 +1555,11 @@ def main() -> None:
         metavar="PY_SPY",
         help="record py-spy profiles of our servers in burst phases (raw format)",
     )
+    parser.add_argument(
+        "--inbox",
+        action="store_true",
+        help="chat and busy clients also join their inbox, as the bundled client does (then unread reaches them)",
+    )
     parser.add_argument("--out", default=None, help="JSON file (default bench/results/<timestamp>.json)")
     args = parser.parse_args()
     args.servers = [s for s in args.servers.split(",") if s]
@@ -1586,6 +1603,7 @@ def main() -> None:
         "server_workers": args.server_workers,
         "config": QUICK if args.quick else FULL,
         "pinned": bool(args.pin),
+        "inbox": bool(args.inbox),
         "duration_s": {},
         "results": [],
     }
