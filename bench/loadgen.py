@@ -296,6 +296,10 @@ class Client(ABC):
     async def join(self, topic: str, since: int | None = None) -> None:
         """Joins `topic` (from seq `since`, where the dialect has seqs) and waits for the reply."""
 
+    async def join_inbox(self) -> None:
+        """Joins the user's inbox besides the topic (protocol v1 only)."""
+        raise NotImplementedError(f"{type(self).__name__} has no inbox")
+
     @abstractmethod
     def send_message(self, body: str, client_id: str) -> asyncio.Future[Any]:
         """Publishes `body` to the joined topic; the future gets the server's reply."""
