@@ -30,7 +30,7 @@ from realtime.db import db_call
 from realtime.hub import Hub, get_hub
 from realtime.limits import ErrorWindow, TokenBucket
 from realtime.registry import JoinContext, Joined, SendContext, Throttles, TopicHandler
-from realtime.streams import Resume, stream_resume
+from realtime.streams import Resume, stream_last_seq, stream_resume
 from realtime.users import user_public
 from realtime.wire import RawWriter, raw_writer_for, text_frame
 
@@ -497,13 +497,16 @@ class WebSocketConnection(Connection):
 
 
 def _join_in_thread(handler: TopicHandler, ctx: JoinContext) -> tuple[Joined, Resume | None]:
-    joined = handler.join(ctx)
     if not handler.replayable:
-        return joined, None
+        return handler.join(ctx), None
+    # The head before the state: the reply then shows every event up to the seq it gives,
+    # and a handler may key a cache of the topic's state by it (JoinContext.head).
+    ctx.head = stream_last_seq(ctx.key)
+    joined = handler.join(ctx)
     since = ctx.params.get("since")
     if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
         raise Invalid("'since' must be a non-negative integer seq.", fields={"since": "Must be an integer >= 0."})
-    return joined, stream_resume(topic=ctx.key, since=since)
+    return joined, stream_resume(topic=ctx.key, since=since, last=ctx.head)
 
 
 class RealtimeConsumer:

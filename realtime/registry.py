@@ -75,6 +75,11 @@ class JoinContext:
     # The client's IP address as the server saw it (behind a proxy: what the server's
     # proxy-headers setting trusts), for per-address limits; "" when unknown.
     client_address: str = ""
+    # A replayable topic's stream head, read just before `join` is called (None otherwise).
+    # Every change of what the topic shows appends to its stream in the transaction that
+    # makes it, so state read after this head includes every event up to it, and a copy of
+    # that state kept while the head stays the same is still current, in every process.
+    head: int | None = None
 
     def require_user(self) -> UserLike:
         return require_user(self.user)

@@ -126,15 +126,25 @@ def _insert_events(rows: list[tuple[str, int, str, str]], created_at: datetime) 
 
 
 def stream_last_seq(topic: str) -> int:
-    return Stream.objects.filter(topic=topic).values_list("last_seq", flat=True).first() or 0
+    """The topic's head: the seq of its last event, 0 before the first.
+
+    Raw SQL: every join reads it, and the ORM took fifty times longer to compile the
+    query than SQLite to answer it.
+    """
+    table = connection.ops.quote_name(Stream._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT last_seq FROM {table} WHERE topic = %s", [topic])  # noqa: S608 (a table name)
+        row = cursor.fetchone()
+    return int(row[0]) if row is not None else 0
 
 
-def stream_resume(*, topic: str, since: int | None) -> Resume:
+def stream_resume(*, topic: str, since: int | None, last: int | None = None) -> Resume:
     """Every event of `topic` after `since`, in order, or `reset` when more than the history
     limit were missed, when some were trimmed, or when `since` is ahead of the stream.
-    With `since` None (a first join) nothing is missed."""
+    With `since` None (a first join) nothing is missed. `last` is the head if the caller
+    already read it (a join reads it before the state its reply carries)."""
     limit = settings.REALTIME_HISTORY_LIMIT
-    last = stream_last_seq(topic)
+    last = stream_last_seq(topic) if last is None else last
     if since is None or since == last:
         return Resume(frames=[], reset=False, seq=last)
     if since > last or last - since > limit:
