@@ -8,6 +8,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from accounts.selectors import is_moderator, user_public
+from chat import selectors
 from chat.models import CHANNEL_SLUG_MAX_LENGTH, Channel, Membership, Message, channel_topic
 from chat.payloads import channel_data
 from chat.services.common import clean_channel_fields, membership_for
@@ -120,7 +121,7 @@ def channel_join(*, user: User, channel_id: int) -> tuple[Membership, bool]:
     Sends the joiner's inbox fresh `unread` counters after commit.
     """
     # A member (every join but the first) costs this one query.
-    membership = Membership.objects.filter(channel_id=channel_id, user=user).select_related("channel").first()
+    membership = selectors.membership_get_with_channel(user_id=user.pk, channel_id=channel_id)
     if membership is not None:
         return membership, False
     channel = Channel.objects.filter(pk=channel_id).first()
