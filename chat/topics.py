@@ -25,6 +25,7 @@ from chat.api.serializers import (
     MessageRefSerializer,
     TypingSerializer,
 )
+from chat.history import recent_messages
 from chat.models import Membership, Message
 from chat.payloads import channel_data, dm_data, message_data
 from config.errors import Forbidden, NotFound
@@ -178,7 +179,7 @@ class ChatHandler(TopicHandler):
             membership = None  # reading an archived public channel
         reply = {
             "channel": channel_data(channel),
-            "messages": [message_data(m) for m in selectors.message_list_latest(channel_id=channel.pk)],
+            "messages": recent_messages.get(channel_id=channel.pk, head=ctx.head),
             "last_read_seq": membership.last_read_seq if membership else 0,
         }
         state = ChatState(channel_id=channel.pk, user=user_public(user), is_member=membership is not None)

@@ -2,6 +2,7 @@ import pytest
 
 from accounts import selectors
 from accounts.api.serializers import PublicUserSerializer
+from accounts.models import User
 from accounts.tests.factories import FollowFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +19,20 @@ def relationship(users):
 
 def test_user_public_has_public_fields_only(ann):
     assert selectors.user_public(ann) == {"id": ann.pk, "username": "ann", "display_name": "Ann"}
+
+
+def test_user_public_reads_only_the_user_public_fields(ann, ben, django_assert_num_queries):
+    # Copies of U are checked against these columns alone (chat's join history): a field
+    # user_public reads beyond them would be loaded here, and copies would miss its changes.
+    loaded = User.objects.only(*selectors.USER_PUBLIC_FIELDS).get(pk=ann.pk)
+    with django_assert_num_queries(0):
+        assert selectors.user_public(loaded) == selectors.user_public(ann)
+    assert selectors.user_public_row(loaded) == (ann.pk, "ann", "Ann")
+    assert selectors.user_public_rows([ben.pk, ann.pk, ann.pk, 10**9]) == {
+        selectors.user_public_row(ann),
+        selectors.user_public_row(ben),
+    }
+    assert selectors.user_public_rows([]) == frozenset()
 
 
 def test_user_public_matches_public_user_serializer(ann):

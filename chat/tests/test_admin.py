@@ -214,3 +214,33 @@ async def test_admin_delete_action_reaches_connected_clients_live():
     assert refused["error"]["code"] == "forbidden"
     await client.disconnect()
     assert not await database_sync_to_async(Message.objects.filter(body="x").exists)()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_moderation_in_the_admin_shows_in_the_next_join_reply():
+    def setup():
+        ann = UserFactory(username="ann")
+        mod = make_moderator(UserFactory(username="mod"))
+        channel = ChannelFactory()
+        join(ann, channel)
+        return ann, mod, channel, send(ann, channel, "to be removed")
+
+    ann, mod, channel, message = await database_sync_to_async(setup)()
+
+    async def history() -> list[tuple[str, bool]]:
+        client = await open_client(f"/ws/?token={token_for(ann)}")
+        reply = await client.join(f"chat:{channel.pk}")
+        await client.disconnect()
+        return [(m["body"], m["deleted"]) for m in reply["payload"]["messages"]]
+
+    def moderate(name: str) -> int:
+        django_client = DjangoClient()
+        django_client.force_login(mod)
+        return action(django_client, "message", name, [message.pk]).status_code
+
+    assert await history() == [("to be removed", False)]  # now kept for the next joins
+    assert await database_sync_to_async(moderate)("delete_messages") == 200
+    assert await history() == [("", True)]
+    assert await database_sync_to_async(moderate)("restore_messages") == 200
+    assert await history() == [("to be removed", False)]

@@ -13,6 +13,7 @@ from accounts.services import user_follow
 from accounts.tests.factories import UserFactory, make_friends
 from chat import selectors, services
 from chat.models import DirectMessage, Membership, Message
+from chat.payloads import message_data
 from chat.tests.conftest import join, make_moderator
 from chat.tests.factories import ChannelFactory
 from realtime.testing import Client, open_client, token_for
@@ -311,6 +312,69 @@ async def test_rejoin_with_since_replays_missed_chat_events_in_order(world):
     assert [(m["body"], m["deleted"]) for m in reply["messages"]][-1] == ("", True)
     assert "gone" not in str(reply)
     await close(ben)
+
+
+async def test_each_join_shows_every_change_to_the_history_since_the_last_one(world):
+    # Joins share a copy of a channel's recent messages (chat.history): every change below
+    # must show in the very next join, whichever way it was made.
+    w = await world
+    topic = f"chat:{w.general.pk}"
+
+    def current() -> list[dict[str, Any]]:
+        return [message_data(m) for m in selectors.message_list_latest(channel_id=w.general.pk)]
+
+    async def history() -> list[dict[str, Any]]:
+        client, reply = await joined(w.ben, topic)
+        await close(client)
+        assert reply["messages"] == await run(current)
+        return reply["messages"]
+
+    assert await history() == []
+    first, _ = await run(services.message_create, user=w.ann, channel_id=w.general.pk, body="one", client_id="1")
+    assert [m["body"] for m in await history()] == ["one"]
+    assert [m["body"] for m in await history()] == ["one"]  # from the copy
+    ann, _ = await joined(w.ann, topic)
+    await send(ann, topic, "message.create", body="two", client_id="2")
+    assert [m["body"] for m in await history()] == ["one", "two"]
+    await send(ann, topic, "message.update", id=first.pk, body="one, edited")
+    assert [m["body"] for m in await history()] == ["one, edited", "two"]
+    await send(ann, topic, "message.delete", id=first.pk)
+    assert [(m["body"], m["deleted"]) for m in await history()] == [("", True), ("two", False)]
+    await run(services.message_restore, user=w.mod, message_id=first.pk)
+    assert [(m["body"], m["deleted"]) for m in await history()] == [("one, edited", False), ("two", False)]
+
+    def rename() -> None:
+        w.ann.display_name = "Ann B."
+        w.ann.save(update_fields=["display_name"])
+
+    await run(rename)  # no event: the authors' rows are checked on each join
+    assert {m["author"]["display_name"] for m in await history()} == {"Ann B."}
+    cat, _ = await joined(w.cat, topic)
+    await send(cat, topic, "message.create", body="by cat", client_id="3")
+    assert [m["body"] for m in await history()] == ["one, edited", "two", "by cat"]
+    await close(ann, cat)
+    await run(lambda: w.cat.delete())  # their messages go with them, without an event
+    assert [m["body"] for m in await history()] == ["one, edited", "two"]
+
+
+async def test_a_private_channel_history_is_never_given_to_a_non_member(world):
+    w = await world
+    topic = f"chat:{w.secret.pk}"
+    await run(services.message_create, user=w.ann, channel_id=w.secret.pk, body="secret", client_id="s")
+    await run(services.channel_member_add, user=w.ann, channel_id=w.secret.pk, member_id=w.ben.pk)
+    ann, reply = await joined(w.ann, topic)  # the channel's history is now kept in this process
+    assert [m["body"] for m in reply["messages"]] == ["secret"]
+    ben, reply = await joined(w.ben, topic)
+    assert [m["body"] for m in reply["messages"]] == ["secret"]
+    await close(ben)
+    await run(services.channel_member_remove, user=w.ann, channel_id=w.secret.pk, member_id=w.ben.pk)
+
+    for user in (w.ben, w.cat):
+        client = await connect(user)
+        refused = await client.join(topic)
+        assert refused["error"]["code"] == "forbidden" and "secret" not in str(refused)
+        await close(client)
+    await close(ann)
 
 
 # -- chat: typing, read marks, presence ---------------------------------------------
