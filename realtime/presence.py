@@ -14,6 +14,7 @@ liveness of the processes with entries on it.
 """
 
 import contextlib
+import itertools
 import secrets
 import zlib
 from collections.abc import Sequence
@@ -75,6 +76,8 @@ class LocalPresence:
 
     def __init__(self) -> None:
         self.topics: dict[str, dict[str, _LocalMember]] = {}
+        # Per topic: group -> members in it, kept by add and remove so snapshots never scan.
+        self.groups: dict[str, dict[str, int]] = {}
 
     async def join(
         self,
@@ -97,6 +100,9 @@ class LocalPresence:
         entry = members.get(member)
         if entry is None:
             entry = members[member] = _LocalMember(info=info, group=group)
+            if group is not None:
+                groups = self.groups.setdefault(key, {})
+                groups[group] = groups.get(group, 0) + 1
         entry.conns.add(conn_id)
         return len(entry.conns) == 1
 
@@ -110,21 +116,34 @@ class LocalPresence:
         if entry.conns:
             return False
         del members[member]
+        if entry.group is not None:
+            groups = self.groups[key]
+            groups[entry.group] -= 1
+            if not groups[entry.group]:
+                del groups[entry.group]
         if not members:
             del self.topics[key]
+            self.groups.pop(key, None)
         return True
 
     async def snapshot(
         self, key: str, limit: int = SNAPSHOT_LIMIT, *, include: str | None = None, pinned: tuple[str, ...] = ()
     ) -> Snapshot:
-        members = self.topics.get(key, {}).copy()
-        groups: dict[str, int] = {}
-        for entry in members.values():
-            if entry.group is not None:
-                groups[entry.group] = groups.get(entry.group, 0) + 1
-        infos = {member: entry.info for member, entry in members.items()}
+        # What _capped chooses, without a pass over every member: each join takes a snapshot,
+        # so in a storm into one topic a pass each made the storm quadratic.
+        members = self.topics.get(key, {})
+        chosen = [member for member in pinned if member in members]
+        pinned_here = set(chosen)
+        chosen += itertools.islice(
+            (member for member in members if member not in pinned_here), max(0, limit - len(chosen))
+        )
+        chosen = chosen[:limit]
+        if include is not None and include in members and include not in chosen and limit > 0:
+            chosen[-1:] = [include]
         return Snapshot(
-            members=_capped(list(members), infos, limit, include, pinned), count=len(members), groups=groups
+            members=[members[member].info for member in chosen],
+            count=len(members),
+            groups=dict(self.groups.get(key, {})),
         )
 
     async def count(self, key: str) -> int:
