@@ -3,6 +3,7 @@
 Rows become protocol objects in `chat.payloads`; chat's inbox counters are read here.
 """
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -79,11 +80,12 @@ def _membership_channel_converters() -> list[tuple[int, Col, list[Any]]]:
 
 
 def membership_get_with_channel(*, user_id: int, channel_id: int) -> Membership | None:
-    """The user's membership of the channel, its channel loaded and annotated with
-    `member_count`, or None when they are not a member (not scoped: callers are services).
+    """The user's membership of the channel, its channel loaded and given `member_count`
+    (`channel_member_count`), or None when they are not a member (not scoped: callers are
+    services).
 
-    One raw statement instead of two ORM queries: every chat join of a member runs it, and
-    the ORM took longer to compile them than the database to answer.
+    One raw statement: every chat join of a member runs it, and the ORM took longer to
+    compile the query than the database to answer it.
     """
     quote = connection.ops.quote_name
     membership_fields = [field.attname for field in Membership._meta.concrete_fields]
@@ -93,8 +95,7 @@ def membership_get_with_channel(*, user_id: int, channel_id: int) -> Membership 
     memberships = quote(Membership._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join(columns)}, "  # noqa: S608 (names only; values are parameters)
-            f"(SELECT COUNT(*) FROM {memberships} AS n WHERE n.channel_id = c.id) "
+            f"SELECT {', '.join(columns)} "  # noqa: S608 (names only; values are parameters)
             f"FROM {memberships} AS m JOIN {quote(Channel._meta.db_table)} AS c ON c.id = m.channel_id "
             "WHERE m.channel_id = %s AND m.user_id = %s",
             [channel_id, user_id],
@@ -107,10 +108,39 @@ def membership_get_with_channel(*, user_id: int, channel_id: int) -> Membership 
         for converter in converters:
             values[index] = converter(values[index], column, connection)
     membership = Membership.from_db(connection.alias, membership_fields, values[: len(membership_fields)])
-    channel = Channel.from_db(connection.alias, channel_fields, values[len(membership_fields) : -1])
-    channel.member_count = int(values[-1])  # type: ignore[attr-defined]  # an annotation, as _with_member_count sets
+    channel = Channel.from_db(connection.alias, channel_fields, values[len(membership_fields) :])
+    channel.member_count = channel_member_count(channel_id=channel_id)  # type: ignore[attr-defined]  # as annotated
     membership.channel = channel
     return membership
+
+
+# How old a member count a join reply may carry. Nothing keeps a client's count current
+# after its join (no event carries it), so a count a second old tells it no less; counting
+# a 5,000-member channel for each join of a reconnect storm was most of a join's database
+# time. This process's own membership changes drop its count at once (`channel_members_changed`).
+MEMBER_COUNT_SECONDS = 1.0
+_member_counts: dict[int, tuple[float, int]] = {}
+
+
+def channel_member_count(*, channel_id: int) -> int:
+    """The channel's number of members, counted at most MEMBER_COUNT_SECONDS ago (raw SQL)."""
+    now = time.monotonic()
+    kept = _member_counts.get(channel_id)
+    if kept is not None and now - kept[0] < MEMBER_COUNT_SECONDS:
+        return kept[1]
+    table = connection.ops.quote_name(Membership._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE channel_id = %s", [channel_id])  # noqa: S608 (a table name)
+        (count,) = cursor.fetchone()
+    if len(_member_counts) >= 10_000:
+        _member_counts.clear()  # a bound, not a policy: counts are cheap to take again
+    _member_counts[channel_id] = (now, int(count))
+    return int(count)
+
+
+def channel_members_changed(*, channel_id: int) -> None:
+    """A membership of the channel was added or removed in this process: count it again."""
+    _member_counts.pop(channel_id, None)
 
 
 def channel_get(*, channel_id: int) -> Channel:

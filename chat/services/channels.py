@@ -20,6 +20,12 @@ def _head_seq(channel_id: int) -> int:
     return Message.objects.filter(channel_id=channel_id).aggregate(head=Max("seq"))["head"] or 0
 
 
+def _members_changed(channel_id: int) -> None:
+    # Now and after commit: a count taken before the commit would otherwise be kept.
+    selectors.channel_members_changed(channel_id=channel_id)
+    transaction.on_commit(lambda: selectors.channel_members_changed(channel_id=channel_id))
+
+
 def _can_manage(user: User, channel: Channel) -> bool:
     is_admin = Membership.objects.filter(channel=channel, user=user, role=Membership.Role.ADMIN).exists()
     return is_admin or is_moderator(user)
@@ -134,6 +140,7 @@ def channel_join(*, user: User, channel_id: int) -> tuple[Membership, bool]:
     try:
         with transaction.atomic():
             membership = Membership.objects.create(channel=channel, user=user, last_read_seq=_head_seq(channel.pk))
+            _members_changed(channel.pk)
             unread_changed(user_ids=[user.pk])
     except IntegrityError:
         # Joined concurrently (another tab): the first membership stands.
@@ -163,6 +170,7 @@ def channel_member_add(
             membership = Membership.objects.create(
                 channel=channel, user=member, role=role, last_read_seq=_head_seq(channel.pk)
             )
+            _members_changed(channel.pk)
             unread_changed(user_ids=[member.pk])
     except IntegrityError:
         raise Conflict("Already a member.") from None
@@ -189,6 +197,7 @@ def channel_member_remove(*, user: User, channel_id: int, member_id: int) -> Non
                 raise NotFound("That user is not a member of this channel.")
         member = User.objects.get(pk=member_id)
         membership.delete()
+        _members_changed(channel_id)
         publish(channel_topic(channel_id), "member.left", {"user": user_public(member)})
         revoke(channel_topic(channel_id), user_id=member_id)
         unread_changed(user_ids=[member_id])

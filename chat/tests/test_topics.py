@@ -357,6 +357,26 @@ async def test_each_join_shows_every_change_to_the_history_since_the_last_one(wo
     assert [m["body"] for m in await history()] == ["one, edited", "two"]
 
 
+async def test_membership_changes_in_this_process_show_in_the_next_join_member_count(world):
+    # Join replies share a count for up to MEMBER_COUNT_SECONDS; this process's changes drop it.
+    w = await world
+    topic = f"chat:{w.general.pk}"
+
+    async def member_count() -> int:
+        client, reply = await joined(w.ben, topic)
+        await close(client)
+        return reply["channel"]["member_count"]
+
+    assert await member_count() == 2
+    await run(services.channel_member_add, user=w.ann, channel_id=w.general.pk, member_id=w.cat.pk)
+    assert await member_count() == 3
+    await run(services.channel_member_remove, user=w.cat, channel_id=w.general.pk, member_id=w.cat.pk)
+    assert await member_count() == 2
+    cat, reply = await joined(w.cat, topic)  # joining a public channel makes a member
+    assert reply["channel"]["member_count"] == 3 and await member_count() == 3
+    await close(cat)
+
+
 async def test_a_private_channel_history_is_never_given_to_a_non_member(world):
     w = await world
     topic = f"chat:{w.secret.pk}"
