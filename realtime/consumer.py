@@ -67,11 +67,11 @@ class Connection:
 
     # Slots keep an idle connection small (docs/performance.md).
     __slots__ = (
-        "_expiry_timer",
         "bucket",
         "closed",
         "conn_id",
         "errors",
+        "expires_at",
         "hub",
         "last_frame_at",
         "rate_strikes",
@@ -94,7 +94,9 @@ class Connection:
         self.errors = ErrorWindow(limit=10, seconds=10)
         self.rate_strikes = 0
         self.throttles = Throttles()
-        self._expiry_timer: asyncio.TimerHandle | None = None
+        # UNIX time the access token expires (None: a session, or anonymous), checked by
+        # housekeeping rather than by a timer per connection (a TimerHandle is 590 bytes).
+        self.expires_at: float | None = None
 
     # -- transport ---------------------------------------------------------------
 
@@ -143,16 +145,9 @@ class Connection:
         if identity.user is not None and (previous is None or identity.user.pk != previous.pk):
             await hub.user_connected(identity.user.pk, user_public(identity.user), self.conn_id)
         self.user = identity.user
-        if self._expiry_timer is not None:
-            self._expiry_timer.cancel()
-            self._expiry_timer = None
-        if identity.expires_at is not None:
-            delay = max(0.0, identity.expires_at - time.time())
-            self._expiry_timer = asyncio.get_running_loop().call_later(delay, self.close, CLOSE_UNAUTHORIZED)
+        self.expires_at = identity.expires_at
 
     async def _cleanup(self) -> None:
-        if self._expiry_timer is not None:
-            self._expiry_timer.cancel()
         if self.hub is None:
             return
         self.hub.detach(self)
@@ -162,9 +157,14 @@ class Connection:
             await self.hub.user_disconnected(self.user.pk, self.conn_id)
 
     def housekeeping(self, now: float) -> None:
-        """Called by the hub about once a second: closes idle connections."""
-        if not self.closed and now - self.last_frame_at > 3 * settings.REALTIME_HEARTBEAT:
+        """Called by the hub about once a second: closes idle connections, and those whose
+        access token expired (so at most about a second after its `exp`)."""
+        if self.closed:
+            return
+        if now - self.last_frame_at > 3 * settings.REALTIME_HEARTBEAT:
             self.close(CLOSE_IDLE)
+        elif self.expires_at is not None and time.time() >= self.expires_at:
+            self.close(CLOSE_UNAUTHORIZED)
 
     # -- output ------------------------------------------------------------------
 

@@ -11,6 +11,10 @@ consumer falls back to ASGI `send`.
 Each writer also refuses a frame once the connection's unsent output would pass its
 bound, which is how the consumer drops a client that stops reading (daphne applies no
 backpressure at all).
+
+Made once the WebSocket is accepted, a writer also lets go of what the server keeps of
+the handshake and never reads again (request and response headers, the query string with
+the token), about 2-3 KB on every idle connection (docs/performance.md).
 """
 
 from abc import ABC, abstractmethod
@@ -128,7 +132,22 @@ def _daphne(protocol: Any, limit: int) -> RawWriter | None:
         or getattr(transport, "TLS", False)  # bytes must go through the TLS layer
     ):
         return None
+    if protocol.state == protocol.STATE_OPEN:
+        _release_daphne_handshake(protocol)
     return DaphneWriter(protocol, transport, limit)
+
+
+def _release_daphne_handshake(protocol: Any) -> None:
+    # autobahn's parsed request (its headers and query parameters are the dicts the
+    # ConnectionRequest holds, so they are emptied in place; daphne logs request.path later),
+    # the raw request and daphne's copies of the headers and query string: read only while
+    # the handshake runs (pinned daphne 4.2.3, autobahn 26.11.1).
+    protocol.http_headers.clear()
+    protocol.http_request_params.clear()
+    protocol.http_request_data = b""
+    protocol.http_status_line = ""
+    protocol.clean_headers = []
+    protocol._raw_query_string = b""
 
 
 class UvicornWriter(RawWriter):
@@ -164,4 +183,14 @@ def _uvicorn_sansio(protocol: Any, limit: int) -> RawWriter | None:
         or not hasattr(protocol, "close_sent")
     ):
         return None
+    if protocol.handshake_complete:
+        _release_uvicorn_handshake(protocol)
     return UvicornWriter(protocol, transport, limit)
+
+
+def _release_uvicorn_handshake(protocol: Any) -> None:
+    # uvicorn reads its request, response and scope only until the handshake completes
+    # (pinned uvicorn 0.54.0); websockets' parser generator keeps the request object
+    # alive too, so its headers are emptied in place.
+    protocol.request.headers.clear()
+    protocol.request = protocol.response = protocol.scope = None
