@@ -398,6 +398,11 @@ class WebSocketConnection(Connection):
         identity, token_error = await self._identify()
         await self._send({"type": "websocket.accept"})
         self._raw = raw_writer_for(self._send, settings.REALTIME_MAX_BUFFERED_BYTES)
+        if self._raw is not None:
+            # Read only before accept (origin, cookie, token). The servers a raw writer knows
+            # never read the scope again, so idle connections need not keep them.
+            self.scope["headers"] = []
+            self.scope["query_string"] = b""
         if token_error:
             # A bad ?token= is never downgraded to anonymous (protocol section 1).
             await self._send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})

@@ -14,7 +14,8 @@ backpressure at all).
 
 Made once the WebSocket is accepted, a writer also lets go of what the server keeps of
 the handshake and never reads again (request and response headers, the query string with
-the token), about 2-3 KB on every idle connection (docs/performance.md).
+the token, on daphne the upgraded HTTP channel), 3-4 KB on every idle connection
+(docs/performance.md).
 """
 
 from abc import ABC, abstractmethod
@@ -133,11 +134,18 @@ def _daphne(protocol: Any, limit: int) -> RawWriter | None:
     ):
         return None
     if protocol.state == protocol.STATE_OPEN:
-        _release_daphne_handshake(protocol)
+        _release_daphne_handshake(protocol, transport)
     return DaphneWriter(protocol, transport, limit)
 
 
-def _release_daphne_handshake(protocol: Any) -> None:
+def _release_daphne_handshake(protocol: Any, transport: Any) -> None:
+    from twisted.web.http import HTTPChannel  # only under daphne
+
+    # The HTTP channel that upgraded the connection stays the transport's producer, which
+    # keeps it and its request (headers, body buffer) alive; it pauses nothing while its
+    # request is in progress, which the upgraded one always is, so nothing changes without it.
+    if isinstance(transport.producer, HTTPChannel):
+        transport.unregisterProducer()
     # autobahn's parsed request (its headers and query parameters are the dicts the
     # ConnectionRequest holds, so they are emptied in place; daphne logs request.path later),
     # the raw request and daphne's copies of the headers and query string: read only while
@@ -146,6 +154,7 @@ def _release_daphne_handshake(protocol: Any) -> None:
     protocol.http_request_params.clear()
     protocol.http_request_data = b""
     protocol.http_status_line = ""
+    protocol.http_request_uri = ""
     protocol.clean_headers = []
     protocol._raw_query_string = b""
 
@@ -189,8 +198,8 @@ def _uvicorn_sansio(protocol: Any, limit: int) -> RawWriter | None:
 
 
 def _release_uvicorn_handshake(protocol: Any) -> None:
-    # uvicorn reads its request, response and scope only until the handshake completes
-    # (pinned uvicorn 0.54.0); websockets' parser generator keeps the request object
-    # alive too, so its headers are emptied in place.
+    # uvicorn reads its request and response only until the handshake completes (pinned
+    # uvicorn 0.54.0); websockets' parser generator keeps the request object alive too, so
+    # its headers are emptied in place.
     protocol.request.headers.clear()
-    protocol.request = protocol.response = protocol.scope = None
+    protocol.request = protocol.response = None
