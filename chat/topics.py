@@ -154,7 +154,9 @@ class ChatHandler(TopicHandler):
     replayable = True
     presence = True
     events = {
-        "message.create": Event(_message_create, MessageCreateSerializer, inline=True),
+        "message.create": Event(
+            _message_create, MessageCreateSerializer, inline=True, plain=MessageCreateSerializer.plainly_valid_data
+        ),
         "message.update": Event(_message_update, MessageChangeSerializer),
         "message.delete": Event(_message_delete, MessageRefSerializer),
         "read": Event(_read, ChannelReadSerializer),

@@ -1,7 +1,8 @@
 """REST glue shared by every app: pagination, the error mapping and shared fields."""
 
 import math
-from typing import Any
+import re
+from typing import Any, TypeGuard
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -179,6 +180,15 @@ class TypedBooleanField(serializers.BooleanField):
             self.fail("invalid", input=data)
         value: bool = super().to_internal_value(data)
         return value
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def plain_text(value: Any) -> TypeGuard[str]:
+    """A string that a TypedCharField with allow_blank and no length limit accepts as it is:
+    DRF's CharField refuses NUL and surrogate characters (ProhibitNull/SurrogateCharactersValidator)."""
+    return type(value) is str and "\x00" not in value and (value.isascii() or SURROGATE.search(value) is None)
 
 
 class TypedCharField(serializers.CharField):
