@@ -32,6 +32,7 @@ from realtime.registry import (
     topic_name,
 )
 from realtime.signals import user_presence_changed
+from realtime.streams import stream_events_deferred
 
 __all__ = [
     "Event",
@@ -55,6 +56,7 @@ __all__ = [
     "require_user",
     "revoke",
     "rewrite",
+    "stream_events_deferred",
     "topic_name",
     "unread_changed",
     "unread_counts",

@@ -38,18 +38,25 @@ def publish(
     the frame is encoded here, once. Returns the seq of a replayable event.
 
     `payload` may be a callable taking the assigned seq and returning the payload, for
-    objects that carry their own seq (a chat message is stored with it).
+    objects that carry their own seq (a chat message is stored with it); when it returns
+    None (it wrote nothing after all), nothing is stored or published, the seq is given
+    back and None is returned, with no savepoint needed to undo the seq.
     """
     client_topic = registry.client_topic(topic)
     if replayable:
 
-        def encode_frame(seq: int) -> str:
+        def encode_frame(seq: int) -> str | None:
             data = payload(seq) if callable(payload) else payload
+            if data is None:
+                return None
             for recorder in recorders:
                 recorder.append((topic, event, data, True))
             return protocol.event_frame(client_topic, event, data, seq)
 
-        seq, frame = stream_append(topic=topic, event=event, encode_frame=encode_frame)
+        appended = stream_append(topic=topic, event=event, encode_frame=encode_frame)
+        if appended is None:
+            return None
+        seq, frame = appended
         transaction.on_commit(lambda: broadcast(topic, frame, exclude), robust=True)
         return seq
     for recorder in recorders:

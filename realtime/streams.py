@@ -6,8 +6,10 @@ in IMMEDIATE mode) holds other writers of the topic until commit, and a rollback
 gives the number back, so seqs are strictly increasing and gap-free.
 """
 
+import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,18 +48,61 @@ def _next_seq(topic: str) -> int:
     raise RuntimeError(f"Could not allocate a seq for {topic!r}.")
 
 
-def stream_append(*, topic: str, event: str, encode_frame: Callable[[int], str]) -> tuple[int, str]:
+def stream_append(*, topic: str, event: str, encode_frame: Callable[[int], str | None]) -> tuple[int, str] | None:
     """Assigns the next seq of `topic` and stores the event frame, in the caller's transaction.
 
-    `encode_frame(seq)` returns the frame text for that seq. Returns (seq, frame).
-    An exception (from `encode_frame` too) fails the caller's whole transaction: no
-    savepoint of its own, which would cost two more statements per event.
+    `encode_frame(seq)` returns the frame text for that seq, or None when the write it
+    describes did not happen after all: then the seq is given back and nothing is stored
+    (None is returned). Returns (seq, frame). An exception (from `encode_frame` too) fails
+    the caller's whole transaction: no savepoint of its own, which would cost two more
+    statements per event.
     """
     with transaction.atomic(savepoint=False):
         seq = _next_seq(topic)
         frame = encode_frame(seq)
-        _insert_events([(topic, seq, event, frame)], timezone.now())
+        if frame is None:
+            # This transaction holds the stream's row (or SQLite's write lock) since it took
+            # the seq, so no later seq was taken: one step back leaves the stream gap-free.
+            _give_back_seq(topic)
+            return None
+        deferred = getattr(_deferred, "rows", None)
+        if deferred is not None:
+            deferred.append((topic, seq, event, frame))
+        else:
+            _insert_events([(topic, seq, event, frame)], timezone.now())
     return seq, frame
+
+
+# The event rows of the innermost `stream_events_deferred` block of this thread, if any.
+_deferred = threading.local()
+
+
+@contextmanager
+def stream_events_deferred() -> Iterator[None]:
+    """Within this block (inside a transaction), `stream_append` keeps the event rows and
+    the block stores them when it ends, with one multi-row insert per 500 instead of one
+    statement per event: for a group commit of many sends. Seqs are still taken at once.
+    The rows are dropped when the block ends by an exception (the caller's transaction
+    then rolls back the seqs too). Nothing in the block may read the events it appended.
+    """
+    if getattr(_deferred, "rows", None) is not None:  # already deferring: the outer block stores them
+        yield
+        return
+    rows: list[tuple[str, int, str, str]] = []
+    _deferred.rows = rows
+    try:
+        yield
+    finally:
+        _deferred.rows = None
+    now = timezone.now()
+    for start in range(0, len(rows), BULK_CHUNK):
+        _insert_events(rows[start : start + BULK_CHUNK], now)
+
+
+def _give_back_seq(topic: str) -> None:
+    table = connection.ops.quote_name(Stream._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET last_seq = last_seq - 1 WHERE topic = %s", [topic])  # noqa: S608
 
 
 # Topics per statement in the bulk path: well under SQLite's and PostgreSQL's parameter limits.

@@ -21,7 +21,7 @@ from chat.services.common import (
     redact,
 )
 from config.errors import Conflict, Forbidden, NotFound, ServiceError
-from realtime.api import publish
+from realtime.api import publish, stream_events_deferred
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,8 @@ def message_create_many(*, sends: Sequence[MessageSend]) -> list[tuple[Message, 
     client_id makes safe: a send that did commit is found, not stored twice.
     """
     try:
-        with transaction.atomic():
+        # The batch's stream events go in with one insert at the end, not one each.
+        with transaction.atomic(), stream_events_deferred():
             done: dict[int, tuple[Message, bool] | Exception] = {}
             for index in sorted(range(len(sends)), key=lambda index: sends[index].channel_id):
                 try:
@@ -122,7 +123,8 @@ def _post(*, user: User, channel_id: int, body: str, client_id: str) -> Message:
 
     The insert itself checks the membership and the archive flag (it selects from them)
     and the idempotency key (ON CONFLICT on the unique (author, client_id) pair), so a
-    send costs no query before it.
+    send costs no query before it. Inside a group commit's transaction it takes no
+    savepoint either: an insert that stored nothing gives its seq back instead.
     """
     body = body.strip()
     if not (body and len(body) <= BODY_MAX_LENGTH and 1 <= len(client_id) <= CLIENT_ID_MAX_LENGTH):
@@ -130,21 +132,28 @@ def _post(*, user: User, channel_id: int, body: str, client_id: str) -> Message:
     topic = channel_topic(channel_id)
     message = Message(channel_id=channel_id, author=user, body=body, client_id=client_id, created_at=timezone.now())
 
-    def created(seq: int) -> dict[str, Any]:
+    def created(seq: int) -> dict[str, Any] | None:
         message.seq = seq
         message.stream_events = [[topic, seq]]
-        message.pk, message.number = _insert_if_member(message)
+        inserted = _insert_if_member(message)
+        if inserted is None:
+            return None
+        message.pk, message.number = inserted
         return {"message": message_data(message)}
 
-    with transaction.atomic():
-        publish(topic, "message.created", created, replayable=True)
-        channel_readers_changed(channel_id, except_user_id=user.pk)
+    # No exception leaves this block on a refusal (it would doom a group commit's transaction).
+    with transaction.atomic(savepoint=False):
+        posted = publish(topic, "message.created", created, replayable=True) is not None
+        if posted:
+            channel_readers_changed(channel_id, except_user_id=user.pk)
+    if not posted:
+        raise _NotPosted
     return message
 
 
-def _insert_if_member(message: Message) -> tuple[int, int]:
+def _insert_if_member(message: Message) -> tuple[int, int] | None:
     """Inserts the message when its author is a member of its unarchived channel and has
-    no message with its client_id yet; (id, number), else raises _NotPosted.
+    no message with its client_id yet; (id, number), else None (nothing stored).
 
     The number follows the channel's last message: the caller holds the channel stream's
     row (PostgreSQL) or the write lock (SQLite), so no other message of the channel is
@@ -180,7 +189,7 @@ def _insert_if_member(message: Message) -> tuple[int, int]:
         )
         row = cursor.fetchone()
     if row is None:
-        raise _NotPosted
+        return None
     return int(row[0]), int(row[1])
 
 

@@ -882,6 +882,9 @@ def test_message_create_many_commits_the_accepted_and_answers_each(general, secr
         ("two", 2, 2),
     ]
     assert stream(f"chat:{general.pk}") == [(1, "message.created"), (2, "message.created")]
+    # The refused sends gave their seqs back: the stream's head is the last stored event.
+    after, _ = services.message_create(user=ben, channel_id=general.pk, body="three", client_id="b3")
+    assert (after.seq, after.number) == (3, 3)
 
 
 def test_message_create_many_retries_each_alone_when_the_batch_fails(general, ann, ben):

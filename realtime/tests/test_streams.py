@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from realtime.models import StreamEvent
 from realtime.publish import publish, rewrite
-from realtime.streams import stream_last_seq, stream_resume, stream_trim
+from realtime.streams import stream_append, stream_events_deferred, stream_last_seq, stream_resume, stream_trim
 
 
 def append(topic: str, count: int) -> list[int]:
@@ -112,3 +112,30 @@ def test_rewrite_replaces_stored_payloads_for_later_resumes():
     frames = stream_resume(topic="test:redact", since=0).frames
     assert frames[0] == '{"op":"event","topic":"test:redact","event":"tick","payload":{"i":"redacted"},"seq":1}'
     assert '"payload":{"i":1}' in frames[1] and '"payload":{"i":"redacted"},"seq":3' in frames[2]
+
+
+@pytest.mark.django_db
+def test_an_append_whose_write_did_not_happen_gives_its_seq_back():
+    append("test:back", 2)
+    with transaction.atomic():
+        assert stream_append(topic="test:back", event="tick", encode_frame=lambda seq: None) is None
+        assert publish("test:back", "tick", lambda seq: None, replayable=True) is None
+    assert stream_last_seq("test:back") == 2
+    assert append("test:back", 1) == [3]
+    assert list(StreamEvent.objects.filter(topic="test:back").values_list("seq", flat=True)) == [1, 2, 3]
+
+
+@pytest.mark.django_db
+def test_deferred_events_are_stored_at_the_end_of_the_block_and_dropped_with_an_error():
+    with transaction.atomic(), stream_events_deferred():
+        seqs = [publish(topic, "tick", {"n": 1}, replayable=True) for topic in ("test:a", "test:b", "test:a")]
+        assert not StreamEvent.objects.filter(topic__in=["test:a", "test:b"]).exists()
+    assert seqs == [1, 1, 2]
+    stored = StreamEvent.objects.filter(topic__in=["test:a", "test:b"]).order_by("topic", "seq")
+    assert [(event.topic, event.seq) for event in stored] == [("test:a", 1), ("test:a", 2), ("test:b", 1)]
+
+    with pytest.raises(RuntimeError), transaction.atomic(), stream_events_deferred():
+        publish("test:a", "tick", {"n": 2}, replayable=True)
+        raise RuntimeError("the batch failed")
+    assert stream_last_seq("test:a") == 2
+    assert StreamEvent.objects.filter(topic="test:a").count() == 2
