@@ -102,7 +102,11 @@ def stream_events_deferred() -> Iterator[None]:
 def _give_back_seq(topic: str) -> None:
     table = connection.ops.quote_name(Stream._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET last_seq = last_seq - 1 WHERE topic = %s", [topic])  # noqa: S608
+        # Giving back seq 1 leaves a stream without events: remove the row rather than keep
+        # one behind for every topic anyone tried to write to (a post to a missing channel).
+        cursor.execute(f"DELETE FROM {table} WHERE topic = %s AND last_seq = 1", [topic])  # noqa: S608
+        if cursor.rowcount == 0:
+            cursor.execute(f"UPDATE {table} SET last_seq = last_seq - 1 WHERE topic = %s", [topic])  # noqa: S608
 
 
 # Topics per statement in the bulk path: well under SQLite's and PostgreSQL's parameter limits.

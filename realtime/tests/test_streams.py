@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from realtime.models import StreamEvent
+from realtime.models import Stream, StreamEvent
 from realtime.publish import publish, rewrite
 from realtime.streams import stream_append, stream_events_deferred, stream_last_seq, stream_resume, stream_trim
 
@@ -123,6 +123,11 @@ def test_an_append_whose_write_did_not_happen_gives_its_seq_back():
     assert stream_last_seq("test:back") == 2
     assert append("test:back", 1) == [3]
     assert list(StreamEvent.objects.filter(topic="test:back").values_list("seq", flat=True)) == [1, 2, 3]
+    # A topic's first append given back leaves no stream behind.
+    with transaction.atomic():
+        assert publish("test:never", "tick", lambda seq: None, replayable=True) is None
+    assert not Stream.objects.filter(topic="test:never").exists()
+    assert append("test:never", 1) == [1]
 
 
 @pytest.mark.django_db
