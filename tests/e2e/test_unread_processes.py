@@ -63,6 +63,8 @@ def test_unread_counters_are_exact_on_every_process_and_cost_one_publish_per_win
         ben_chat = await Peer.connect(b.ws_url, token(readers["ben"]))
         assert (await ben_chat.request(op="join", topic=topic))["ok"]
 
+        # The joins' coalesced presence diffs (a PUBLISH each) go out before counting starts.
+        await asyncio.sleep(0.6)
         await asyncio.to_thread(client.config_resetstat)
         started = time.monotonic()
         seqs = []
