@@ -16,6 +16,7 @@ same order, without the layer.
 import asyncio
 import contextlib
 import contextvars
+import gc
 import logging
 import signal
 import threading
@@ -132,6 +133,7 @@ class Hub:
             self._tasks.append(self.loop.create_task(self._redis_watch_loop(), name="realtime-hub-redis-watch"))
         self._drain_on_sigterm()
         await self._probe_layer()
+        _freeze_startup_objects()
 
     async def _probe_layer(self) -> None:
         """Returns once a message sent to this hub's channel has come back through the layer.
@@ -574,6 +576,17 @@ class Hub:
 
 
 _hub: Hub | None = None
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Once per process, when its first hub starts: what exists by then (Django, the apps, the
+    server) lives as long as the process, so it leaves the garbage collector's reach, and the
+    full collections that thousands of new connections trigger scan their objects only."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
 
 
 async def get_hub() -> Hub:
